@@ -1,0 +1,4 @@
+package cgroups
+
+// defaultRoot is where /proc and /sys are read from when WithRoot is not given.
+const defaultRoot = "/"
