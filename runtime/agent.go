@@ -106,7 +106,14 @@ func Start(ctx context.Context, opts ...Option) (*Agent, error) {
 		a.hook = startGCHook(a.afterGC)
 	}
 	if a.cfg.endpoint != "" {
-		a.sess = newSession(a)
+		if a.sess, err = newSession(a); err != nil {
+			cancel()
+			_ = a.tel.shutdown(context.Background())
+			if a.prof != nil {
+				_ = a.prof.Stop()
+			}
+			return nil, err
+		}
 		go a.sess.run(runCtx)
 	}
 	go a.loop(runCtx)

@@ -6,197 +6,47 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"os"
 
-	"sync/atomic"
-	"time"
-
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	agentv1 "github.com/mcplane/mcp/api/agent/v1"
+	"github.com/mcplane/mcp/internal/agentclient"
 	"github.com/mcplane/mcp/internal/version"
 )
 
-// session is the agent's side of the control plane protocol: register, heartbeat, apply
-// and acknowledge knob updates, report events, and reconnect with jittered backoff when the
-// stream breaks. The knobs never change because the control plane went away.
+// session connects the agent to the control plane through the shared agent client: it is
+// the agentclient.Agent for this process.
 type session struct {
-	a         *Agent
-	connected atomic.Bool
-	events    chan Event
-	done      chan struct{}
-	seq       uint64
+	a      *Agent
+	client *agentclient.Client
 }
 
-const (
-	defaultHeartbeat = 10 * time.Second
-	minBackoff       = 500 * time.Millisecond
-	maxBackoff       = 30 * time.Second
-	registerTimeout  = 10 * time.Second
-)
-
-func newSession(a *Agent) *session {
-	s := &session{a: a, events: make(chan Event, 64), done: make(chan struct{})}
+func newSession(a *Agent) (*session, error) {
+	creds, err := a.cfg.transportCredentials()
+	if err != nil {
+		return nil, err
+	}
+	s := &session{a: a}
+	s.client = agentclient.New(agentclient.Config{
+		Endpoint: a.cfg.endpoint, Token: a.cfg.token, Credentials: creds, Logger: a.log,
+	}, s)
 	a.Subscribe(func(e Event) {
-		// Never block the finalizer goroutine: drop the event if the buffer is full.
-		select {
-		case s.events <- e:
-		default:
-		}
+		s.client.Event(&agentv1.AgentEvent{
+			Kind: e.Kind, Message: e.Message, TimeUnixNano: e.Time.UnixNano(),
+			LiveHeapBytes: e.LiveHeap, LimitBytes: e.Limit, Gogc: int32(e.GOGC),
+		})
 	})
-	return s
+	return s, nil
 }
 
-func (s *session) wait() { <-s.done }
+func (s *session) run(ctx context.Context) { s.client.Run(ctx) }
+func (s *session) wait()                   { <-s.client.Done() }
+func (s *session) connected() bool         { return s.client.Connected() }
 
-// run keeps a session up until ctx ends.
-func (s *session) run(ctx context.Context) {
-	defer close(s.done)
-	log := s.a.log.With(zap.String("endpoint", s.a.cfg.endpoint))
-	creds, err := s.a.cfg.transportCredentials()
-	if err != nil {
-		log.Error("control plane session disabled", zap.Error(err))
-		return
-	}
-	conn, err := grpc.NewClient(s.a.cfg.endpoint,
-		grpc.WithTransportCredentials(creds),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	)
-	if err != nil {
-		log.Error("control plane session disabled", zap.Error(err))
-		return
-	}
-	defer conn.Close()
-	client := agentv1.NewAgentServiceClient(conn)
-	backoff := minBackoff
-	for ctx.Err() == nil {
-		started := time.Now()
-		err := s.once(ctx, client)
-		s.connected.Store(false)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(started) > maxBackoff {
-			backoff = minBackoff // the session was healthy for a while: retry quickly
-		}
-		if status.Code(err) == codes.Unauthenticated || status.Code(err) == codes.PermissionDenied {
-			log.Error("control plane refused the agent's token; check MCP_TOKEN", zap.Error(err))
-			backoff = maxBackoff
-		} else {
-			log.Info("control plane session ended; reconnecting", zap.Error(err), zap.Duration("backoff", backoff))
-		}
-		// Full jitter, so a restarted control plane is not hit by every agent at once.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return
-		}
-		backoff = min(backoff*2, maxBackoff)
-	}
-}
-
-// once runs one session until the stream breaks or ctx ends.
-func (s *session) once(ctx context.Context, client agentv1.AgentServiceClient) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if tok := s.a.cfg.token; tok != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
-	}
-	stream, err := client.Session(ctx)
-	if err != nil {
-		return fmt.Errorf("open session: %w", err)
-	}
-	if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Register{Register: s.register()}}); err != nil {
-		return fmt.Errorf("register: %w", recvErr(stream, err))
-	}
-	regTimer := time.AfterFunc(registerTimeout, cancel)
-	first, err := stream.Recv()
-	regTimer.Stop()
-	if err != nil {
-		return fmt.Errorf("register: %w", err)
-	}
-	reg := first.GetRegistered()
-	if reg == nil {
-		return errors.New("register: the control plane answered without Registered")
-	}
-	interval := time.Duration(reg.GetHeartbeatIntervalMs()) * time.Millisecond
-	if interval <= 0 {
-		interval = defaultHeartbeat
-	}
-	s.connected.Store(true)
-	s.a.log.Info("control plane session up", zap.String("session", reg.GetSessionId()), zap.Duration("heartbeat", interval))
-
-	// One goroutine sends, so that acks, heartbeats and events never interleave on the stream.
-	out := make(chan *agentv1.AgentMessage, 16)
-	recvDone := make(chan error, 1)
-	go func() {
-		for {
-			msg, err := stream.Recv()
-			if err != nil {
-				recvDone <- err
-				return
-			}
-			if u := msg.GetKnobs(); u != nil {
-				ack := s.apply(u)
-				select {
-				case out <- &agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Ack{Ack: ack}}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	hb := time.NewTicker(interval)
-	defer hb.Stop()
-	for {
-		var msg *agentv1.AgentMessage
-		select {
-		case <-ctx.Done():
-			_ = stream.CloseSend()
-			return ctx.Err()
-		case err := <-recvDone:
-			if errors.Is(err, io.EOF) {
-				return errors.New("the control plane closed the session")
-			}
-			return err
-		case m := <-out:
-			msg = m
-		case e := <-s.events:
-			msg = &agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Event{Event: &agentv1.AgentEvent{
-				Kind: e.Kind, Message: e.Message, TimeUnixNano: e.Time.UnixNano(),
-				LiveHeapBytes: e.LiveHeap, LimitBytes: e.Limit, Gogc: int32(e.GOGC),
-			}}}
-		case <-hb.C:
-			msg = &agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Heartbeat{Heartbeat: s.heartbeat()}}
-		}
-		if err := stream.Send(msg); err != nil {
-			return recvErr(stream, err)
-		}
-	}
-}
-
-// recvErr turns io.EOF from Send into the stream's real status, as grpc-go documents.
-func recvErr(stream agentv1.AgentService_SessionClient, err error) error {
-	if errors.Is(err, io.EOF) {
-		if _, rerr := stream.Recv(); rerr != nil {
-			return rerr
-		}
-	}
-	return err
-}
-
-// apply applies one knob update and builds its acknowledgement.
-func (s *session) apply(u *agentv1.KnobUpdate) *agentv1.KnobAck {
+// Apply applies one knob update and builds its acknowledgement.
+func (s *session) Apply(u *agentv1.KnobUpdate) *agentv1.KnobAck {
 	var st State
 	var err error
 	if u.GetReset_() {
@@ -233,7 +83,8 @@ func (s *session) apply(u *agentv1.KnobUpdate) *agentv1.KnobAck {
 	return ack
 }
 
-func (s *session) register() *agentv1.Register {
+// Register describes this process.
+func (s *session) Register() *agentv1.Register {
 	st := s.a.State()
 	host, _ := os.Hostname()
 	c := &s.a.cfg
@@ -255,10 +106,10 @@ func (s *session) register() *agentv1.Register {
 	}
 }
 
-func (s *session) heartbeat() *agentv1.Heartbeat {
-	s.seq++
+// Heartbeat reports the process's runtime, knobs, limits and usage.
+func (s *session) Heartbeat(seq uint64) *agentv1.Heartbeat {
 	st := s.a.State()
-	hb := &agentv1.Heartbeat{Seq: s.seq, Runtime: runtimeProto(s.a.Runtime()), Knobs: knobStateProto(st), Limits: limitsProto(st)}
+	hb := &agentv1.Heartbeat{Seq: seq, Runtime: runtimeProto(s.a.Runtime()), Knobs: knobStateProto(st), Limits: limitsProto(st)}
 	if u, err := s.a.usage(); err == nil {
 		hb.Usage = &agentv1.ContainerUsage{
 			MemoryBytes: u.MemoryBytes, CpuSeconds: u.CPUSeconds, CpuPeriods: u.CPUPeriods,

@@ -432,7 +432,7 @@ func (p *promCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descGuardCount, prometheus.CounterValue, float64(a.stats.guardActivations.Load()))
 	ch <- prometheus.MustNewConstMetric(descUpdates, prometheus.CounterValue, float64(a.stats.applied.Load()), "applied")
 	ch <- prometheus.MustNewConstMetric(descUpdates, prometheus.CounterValue, float64(a.stats.rejected.Load()), "rejected")
-	ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, float64(boolInt(a.sess != nil && a.sess.connected.Load())))
+	ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, float64(boolInt(a.sess != nil && a.sess.connected())))
 }
 
 // MetricsHandler serves the Prometheus metrics described in the package doc.
