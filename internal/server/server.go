@@ -1,0 +1,216 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/mcplane/mcp/internal/controlplane"
+	"github.com/mcplane/mcp/internal/httpapi"
+	"github.com/mcplane/mcp/internal/store"
+	"github.com/mcplane/mcp/internal/version"
+)
+
+// Server is a running `mcp serve`.
+type Server struct {
+	cfg      Config
+	log      *zap.Logger
+	store    store.Store
+	core     *controlplane.Core
+	api      *httpapi.Server
+	registry *prometheus.Registry
+	grpc     *grpc.Server
+	http     *http.Server
+	agentLn  net.Listener
+	httpLn   net.Listener
+	ready    chan struct{}
+}
+
+// New opens the store and binds both ports, so that a port in use or an unreadable data
+// directory is reported before anything starts.
+func New(cfg Config, log *zap.Logger) (*Server, error) {
+	if err := cfg.ResolveToken(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry(), ready: make(chan struct{})}
+	s.registry.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsAll)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st, err := store.OpenBolt(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeListeners()
+			st.Close()
+		}
+	}()
+	coreCfg := cfg.Agents
+	coreCfg.Token = cfg.Token
+	if coreCfg.Replica == "" {
+		coreCfg.Replica, _ = os.Hostname()
+	}
+	if s.core, err = controlplane.New(coreCfg, st, log.Named("controlplane"), s.registry); err != nil {
+		return nil, err
+	}
+	tlsCfg, agentTLS, err := cfg.tlsConfigs()
+	if err != nil {
+		return nil, err
+	}
+	if s.agentLn, err = net.Listen("tcp", cfg.AgentAddr); err != nil {
+		return nil, fmt.Errorf("listen for agents on %s (agent_addr, --agent-addr): %w", cfg.AgentAddr, err)
+	}
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen for HTTP on %s (http_addr, --http-addr): %w", cfg.HTTPAddr, err)
+	}
+	grpcOpts := append(s.core.GRPCServerOptions(),
+		// Agent messages are small; small buffers keep 10,000 sessions cheap.
+		grpc.ReadBufferSize(8<<10), grpc.WriteBufferSize(8<<10), grpc.SharedWriteBuffer(true),
+		grpc.MaxRecvMsgSize(1<<20))
+	if agentTLS != nil {
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(agentTLS)))
+	}
+	s.grpc = grpc.NewServer(grpcOpts...)
+	s.core.Register(s.grpc)
+	s.api = httpapi.New(httpapi.Options{
+		Core: s.core, Token: cfg.Token, Gatherer: s.registry, Logger: log.Named("http"),
+		Ready: func(ctx context.Context) error {
+			select {
+			case <-s.ready:
+			default:
+				return errors.New("starting")
+			}
+			_, err := s.store.ListPolicies(ctx)
+			return err
+		},
+	})
+	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
+		ErrorLog: zap.NewStdLog(log.Named("http"))}
+	ok = true
+	return s, nil
+}
+
+// Core is the control plane core, for the parts assembled around it.
+func (s *Server) Core() *controlplane.Core { return s.core }
+
+// API is the HTTP API, for the parts that add routes to it.
+func (s *Server) API() *httpapi.Server { return s.api }
+
+// Registry is the Prometheus registry behind /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// HTTPAddr and AgentAddr are the bound addresses (useful with port 0).
+func (s *Server) HTTPAddr() string  { return s.httpLn.Addr().String() }
+func (s *Server) AgentAddr() string { return s.agentLn.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully: HTTP and agent sessions are closed
+// (agents keep their knobs and reconnect elsewhere or later), queued acknowledgements are
+// flushed, the store is closed.
+func (s *Server) Run(ctx context.Context) error {
+	coreCtx, stopCore := context.WithCancel(context.Background())
+	go s.core.Run(coreCtx)
+	errc := make(chan error, 2)
+	go func() {
+		var err error
+		if s.http.TLSConfig != nil {
+			err = s.http.ServeTLS(s.httpLn, "", "")
+		} else {
+			err = s.http.Serve(s.httpLn)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve HTTP: %w", err)
+		}
+	}()
+	go func() {
+		if err := s.grpc.Serve(s.agentLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			errc <- fmt.Errorf("serve agents: %w", err)
+		}
+	}()
+	close(s.ready)
+	s.log.Info("mcp serving", zap.String("version", version.Get().Version),
+		zap.String("http_addr", s.HTTPAddr()), zap.String("agent_addr", s.AgentAddr()),
+		zap.String("data_dir", s.cfg.DataDir), zap.Bool("token", s.cfg.Token != ""), zap.Bool("tls", s.http.TLSConfig != nil))
+	if s.cfg.Token == "" {
+		s.log.Warn("no token set: agents and writes are not authenticated; set --token or MCP_TOKEN")
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	s.log.Info("mcp shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.http.Shutdown(shutCtx) })
+	wg.Go(func() {
+		done := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second): // agent sessions never end on their own
+			s.grpc.Stop()
+		}
+	})
+	wg.Wait()
+	stopCore()
+	<-s.core.Flushed()
+	if err := s.store.Close(); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("close store: %w", err))
+	}
+	s.log.Info("mcp stopped")
+	return runErr
+}
+
+func (s *Server) closeListeners() {
+	if s.agentLn != nil {
+		s.agentLn.Close()
+	}
+	if s.httpLn != nil {
+		s.httpLn.Close()
+	}
+}
+
+// tlsConfigs builds the HTTP and agent TLS configurations (nil: plaintext).
+func (c Config) tlsConfigs() (httpTLS, agentTLS *tls.Config, err error) {
+	if c.TLS.CertFile == "" {
+		return nil, nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tls.cert_file/tls.key_file: %w", err)
+	}
+	httpTLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	agentTLS = httpTLS.Clone()
+	if c.TLS.ClientCAFile != "" {
+		pem, err := os.ReadFile(c.TLS.ClientCAFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tls.client_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("tls.client_ca_file %s: no PEM certificate in the file", c.TLS.ClientCAFile)
+		}
+		agentTLS.ClientCAs = pool
+		agentTLS.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return httpTLS, agentTLS, nil
+}
