@@ -71,5 +71,6 @@
 // The same values go out as OTLP metrics (mcp.container.*, mcp.agent.*), together with the
 // OpenTelemetry runtime instrumentation (go.memory.*, go.config.gogc, go.processor.limit,
 // go.schedule.duration) and what it lacks: GC CPU time by class (mcp.go.cpu.time), the live
-// heap (mcp.go.gc.heap.live) and GC cycles (mcp.go.gc.cycles).
+// heap (mcp.go.gc.heap.live), GC cycles (mcp.go.gc.cycles) and the process's own CPU time
+// (process.cpu.time by cpu.mode), which the tuner divides by requests for CPU per request.
 package runtime

@@ -2,8 +2,8 @@ package runtime
 
 import (
 	"crypto/tls"
-	"io"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/url"

@@ -130,7 +130,10 @@ func startTelemetry(ctx context.Context, a *Agent) (*telemetry, error) {
 				sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, readerOpts...)))
 			t.meters = mp
 			shutdowns = append(shutdowns, mp.Shutdown)
-			if err := otelruntime.Start(otelruntime.WithMeterProvider(mp)); err != nil {
+			// runtime/metrics reads are cheap (no stop-the-world), and the default 15 s cache
+			// would make every other 10 s export repeat stale counters.
+			if err := otelruntime.Start(otelruntime.WithMeterProvider(mp),
+				otelruntime.WithMinimumReadMemStatsInterval(time.Millisecond)); err != nil {
 				return nil, fmt.Errorf("start OpenTelemetry runtime instrumentation: %w", err)
 			}
 			if err := registerOTelInstruments(mp, a); err != nil {
@@ -319,6 +322,9 @@ func registerOTelInstruments(mp metric.MeterProvider, a *Agent) error {
 	throttledPeriods, err := m.Int64ObservableCounter("mcp.container.cpu.throttled.periods", metric.WithUnit("{period}"),
 		metric.WithDescription("CFS periods in which the container was throttled."))
 	must(err)
+	procCPU, err := m.Float64ObservableCounter("process.cpu.time", metric.WithUnit("s"),
+		metric.WithDescription("CPU time of this process, by cpu.mode (user, system)."))
+	must(err)
 	knobSource, err := m.Int64ObservableGauge("mcp.agent.knob.source", metric.WithUnit("1"),
 		metric.WithDescription("1 for the source of each knob's current value."))
 	must(err)
@@ -331,6 +337,8 @@ func registerOTelInstruments(mp metric.MeterProvider, a *Agent) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("create agent instruments: %w", err)
 	}
+	userMode := metric.WithAttributes(attribute.String("cpu.mode", "user"))
+	systemMode := metric.WithAttributes(attribute.String("cpu.mode", "system"))
 	classAttrs := make([]metric.ObserveOption, len(cpuClasses))
 	for i, c := range cpuClasses {
 		classAttrs[i] = metric.WithAttributes(attribute.String("go.cpu.class", c.class))
@@ -343,6 +351,10 @@ func registerOTelInstruments(mp metric.MeterProvider, a *Agent) error {
 			o.ObserveInt64(live, int64(get(mLiveHeap)))
 			o.ObserveInt64(cycles, int64(get(mGCCycles)))
 		})
+		if user, system, err := processCPU(); err == nil {
+			o.ObserveFloat64(procCPU, user, userMode)
+			o.ObserveFloat64(procCPU, system, systemMode)
+		}
 		st := a.State()
 		if st.Limits.MemoryBytes > 0 {
 			o.ObserveInt64(memLimit, st.Limits.MemoryBytes)
@@ -363,7 +375,7 @@ func registerOTelInstruments(mp metric.MeterProvider, a *Agent) error {
 		o.ObserveInt64(guardActive, boolInt(st.Guard.Active))
 		o.ObserveInt64(guardCount, int64(a.stats.guardActivations.Load()))
 		return nil
-	}, cpuTime, live, cycles, memLimit, cpuLimit, memUsage, cpuUsage, throttled, periods, throttledPeriods, knobSource, guardActive, guardCount)
+	}, cpuTime, live, cycles, procCPU, memLimit, cpuLimit, memUsage, cpuUsage, throttled, periods, throttledPeriods, knobSource, guardActive, guardCount)
 	if err != nil {
 		return fmt.Errorf("register agent instruments: %w", err)
 	}
