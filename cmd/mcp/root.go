@@ -11,7 +11,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newCollectorCmd())
 	addClientCommands(root)
 	return root
 }

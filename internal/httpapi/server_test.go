@@ -127,13 +127,13 @@ func TestBadInputIsRefusedAndNothingApplied(t *testing.T) {
 		t.Errorf("refused requests reached the agent: GOGC %d, %v", e.agent.GOGC(), e.agent.Applied())
 	}
 	for path, want := range map[string]string{
-		"/api/v1/decisions?limit=0":       "limit:",
-		"/api/v1/instances?index=x":       "index:",
+		"/api/v1/decisions?limit=0":         "limit:",
+		"/api/v1/instances?index=x":         "index:",
 		"/api/v1/instances?index=1&wait=1h": "wait:",
-		"/api/v1/knobs":                   "service: required",
-		"/api/v1/decisions/nope":          `decision "nope" does not exist`,
-		"/api/v1/instances/nope":          `instance "nope" is not registered`,
-		"/api/v1/nothing":                 "no API route",
+		"/api/v1/knobs":                     "service: required",
+		"/api/v1/decisions/nope":            `decision "nope" does not exist`,
+		"/api/v1/instances/nope":            `instance "nope" is not registered`,
+		"/api/v1/nothing":                   "no API route",
 	} {
 		code, body := e.do(t, "GET", path, "", "")
 		if want != "" && (code < 400 || !strings.Contains(body, want)) {

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mcplane/mcp/collector/distribution"
 	"github.com/mcplane/mcp/internal/controlplane"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 	// Agents tunes the agent protocol: heartbeats, health, pushes.
 	Agents controlplane.Config `yaml:"agents"`
+	// Collector is the embedded OpenTelemetry Collector: OTLP on :4317/:4318, Pyroscope
+	// profiles on :4040, into the tuner's signals (and on to backends, if configured).
+	Collector distribution.EmbeddedConfig `yaml:"collector"`
 }
 
 // TLSConfig names PEM files.
@@ -63,6 +67,7 @@ func DefaultConfig() Config {
 		DataDir:   "./mcp-data",
 		Log:       LogConfig{Level: "info", Format: "json"},
 		Agents:    controlplane.DefaultConfig(),
+		Collector: distribution.DefaultEmbeddedConfig(),
 	}
 }
 
@@ -94,6 +99,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 	set(&c.Token, "MCP_TOKEN")
 	set(&c.TokenFile, "MCP_TOKEN_FILE")
 	set(&c.Log.Level, "MCP_LOG_LEVEL")
+	set(&c.Collector.OTLPGRPCAddr, "MCP_OTLP_GRPC_ADDR")
+	set(&c.Collector.OTLPHTTPAddr, "MCP_OTLP_HTTP_ADDR")
+	set(&c.Collector.ProfileAddr, "MCP_PROFILE_ADDR")
 }
 
 // ResolveToken reads TokenFile into Token when only the file is given.
@@ -143,6 +151,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format: %q is not json or console", c.Log.Format))
 	}
 	if err := c.Agents.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Collector.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -9,19 +9,23 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/collector/otelcol"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/mcplane/mcp/collector/distribution"
 	"github.com/mcplane/mcp/internal/controlplane"
 	"github.com/mcplane/mcp/internal/httpapi"
 	"github.com/mcplane/mcp/internal/store"
 	"github.com/mcplane/mcp/internal/version"
+	"github.com/mcplane/mcp/tuner/signals"
 )
 
 // Server is a running `mcp serve`.
@@ -37,6 +41,8 @@ type Server struct {
 	agentLn  net.Listener
 	httpLn   net.Listener
 	ready    chan struct{}
+	signals  *signals.Store
+	otelcol  *otelcol.Collector
 }
 
 // New opens the store and binds both ports, so that a port in use or an unreadable data
@@ -56,6 +62,11 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
+	if s.signals, err = signals.Shared(cfg.Collector.Signals); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.registry.MustRegister(signals.NewCollector(s.signals))
 	ok := false
 	defer func() {
 		if !ok {
@@ -102,6 +113,20 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 			return err
 		},
 	})
+	s.api.Handle("GET /api/v1/instances/{id}/signals", httpapi.SignalsHandler(s.signals))
+	s.api.Handle("GET /api/v1/services/{service}/profile/top", httpapi.ProfileTopHandler(s.signals))
+	if cfg.Collector.Enabled {
+		if err := distribution.EnableProfiles(); err != nil {
+			return nil, err
+		}
+		text, err := cfg.Collector.YAML(cfg.Token, filepath.Join(cfg.DataDir, "queue"))
+		if err != nil {
+			return nil, err
+		}
+		if s.otelcol, err = otelcol.NewCollector(distribution.Settings([]string{"yaml:" + text})); err != nil {
+			return nil, fmt.Errorf("embedded collector: %w", err)
+		}
+	}
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}
 	ok = true
@@ -130,7 +155,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() {
 		var err error
-		if s.http.TLSConfig != nil {
+		if s.cfg.TLS.CertFile != "" {
 			err = s.http.ServeTLS(s.httpLn, "", "")
 		} else {
 			err = s.http.Serve(s.httpLn)
@@ -144,10 +169,29 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("serve agents: %w", err)
 		}
 	}()
+	colDone := make(chan struct{})
+	if s.otelcol != nil {
+		go func() {
+			defer close(colDone)
+			// The collector stops when coreCtx ends, after the servers above.
+			if err := s.otelcol.Run(coreCtx); err != nil {
+				errc <- fmt.Errorf("embedded collector (collector.* in the configuration): %w", err)
+			}
+		}()
+		if err := s.waitCollector(ctx, errc); err != nil {
+			stopCore()
+			return err
+		}
+	} else {
+		close(colDone)
+	}
+	go s.expireSignals(coreCtx)
 	close(s.ready)
 	s.log.Info("mcp serving", zap.String("version", version.Get().Version),
 		zap.String("http_addr", s.HTTPAddr()), zap.String("agent_addr", s.AgentAddr()),
-		zap.String("data_dir", s.cfg.DataDir), zap.Bool("token", s.cfg.Token != ""), zap.Bool("tls", s.http.TLSConfig != nil))
+		zap.String("data_dir", s.cfg.DataDir), zap.Bool("token", s.cfg.Token != ""), zap.Bool("tls", s.cfg.TLS.CertFile != ""),
+		zap.Bool("collector", s.otelcol != nil), zap.String("otlp_grpc_addr", s.cfg.Collector.OTLPGRPCAddr),
+		zap.String("otlp_http_addr", s.cfg.Collector.OTLPHTTPAddr), zap.String("profile_addr", s.cfg.Collector.ProfileAddr))
 	if s.cfg.Token == "" {
 		s.log.Warn("no token set: agents and writes are not authenticated; set --token or MCP_TOKEN")
 	}
@@ -173,6 +217,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Wait()
 	stopCore()
 	<-s.core.Flushed()
+	<-colDone
 	if err := s.store.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("close store: %w", err))
 	}
@@ -214,3 +259,40 @@ func (c Config) tlsConfigs() (httpTLS, agentTLS *tls.Config, err error) {
 	}
 	return httpTLS, agentTLS, nil
 }
+
+// waitCollector waits until the embedded collector runs, or reports why it could not start
+// (a port in use, say).
+func (s *Server) waitCollector(ctx context.Context, errc chan error) error {
+	deadline := time.After(30 * time.Second)
+	for s.otelcol.GetState() != otelcol.StateRunning {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return errors.New("embedded collector did not start within 30s")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// expireSignals drops the signal windows of instances that went quiet.
+func (s *Server) expireSignals(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n := s.signals.Expire(now); n > 0 {
+				s.log.Debug("signal windows expired", zap.Int("instances", n))
+			}
+		}
+	}
+}
+
+// Signals is the tuner's signal store.
+func (s *Server) Signals() *signals.Store { return s.signals }
