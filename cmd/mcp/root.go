@@ -11,7 +11,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd(), newCollectorCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newCollectorCmd(), newPolicyCmd())
 	addClientCommands(root)
 	return root
 }

@@ -131,6 +131,8 @@ type pendingDecision struct {
 	// acked keeps them from being counted twice.
 	recovered bool
 	acked     map[string]bool
+	// settled: the tuner already gave the decision its outcome; acks only update counts.
+	settled bool
 }
 
 // done reports whether every targeted instance has answered.
@@ -313,13 +315,14 @@ func (c *Core) flush(ctx context.Context, acks []apiv1.Ack, audit []apiv1.AuditE
 		id      string
 		summary apiv1.AckSummary
 		final   bool
+		settled bool
 	}
 	var updates []settle
 	c.mu.Lock()
 	for id, p := range c.pending {
 		final := p.done() || now.Sub(p.pushedAt) > c.cfg.AckTimeout
 		if p.dirty || final {
-			updates = append(updates, settle{id: id, summary: p.summary, final: final})
+			updates = append(updates, settle{id: id, summary: p.summary, final: final, settled: p.settled})
 			p.dirty = false
 		}
 		if final {
@@ -331,7 +334,7 @@ func (c *Core) flush(ctx context.Context, acks []apiv1.Ack, audit []apiv1.AuditE
 		_, err := c.store.UpdateDecision(ctx, u.id, func(d *apiv1.Decision) error {
 			d.Acks = u.summary
 			d.UpdatedAt = now
-			if u.final && d.Outcome == apiv1.OutcomePending {
+			if u.final && d.Outcome == apiv1.OutcomePending && !u.settled {
 				d.Outcome = settledOutcome(u.summary)
 				audit = append(audit, apiv1.AuditEvent{DecisionID: d.ID, Time: now, Kind: "outcome",
 					Message: fmt.Sprintf("%s: %d of %d instances applied it, %d rejected it",

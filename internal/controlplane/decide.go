@@ -345,3 +345,27 @@ func (c *Core) audit(e apiv1.AuditEvent) {
 }
 
 var errSessionClosed = errors.New("session closed")
+
+// Settle records what became of a decision: its outcome (kept, rolled-back), the figures
+// observed after it, and a note in its audit trail.
+func (c *Core) Settle(ctx context.Context, id string, outcome apiv1.Outcome, observed map[string]float64, note string) error {
+	now := c.clock.Now()
+	_, err := c.store.UpdateDecision(ctx, id, func(d *apiv1.Decision) error {
+		d.Outcome, d.UpdatedAt = outcome, now
+		if observed != nil {
+			d.Observed = observed
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("settle decision %s: %w", id, err)
+	}
+	// A settled decision no longer waits for acknowledgements to decide its outcome.
+	c.mu.Lock()
+	if p, ok := c.pending[id]; ok {
+		p.settled = true
+	}
+	c.mu.Unlock()
+	c.audit(apiv1.AuditEvent{DecisionID: id, Time: now, Kind: "outcome", Message: string(outcome) + ": " + note})
+	return nil
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcplane/mcp/collector/distribution"
 	"github.com/mcplane/mcp/internal/controlplane"
+	"github.com/mcplane/mcp/tuner"
 )
 
 // Config is the whole of `mcp serve`'s configuration: file (YAML), then environment, then
@@ -37,9 +38,21 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 	// Agents tunes the agent protocol: heartbeats, health, pushes.
 	Agents controlplane.Config `yaml:"agents"`
+	// PolicyFile holds TuningPolicy documents (YAML), re-read when it changes. Flag
+	// --policy-file, env MCP_POLICY_FILE.
+	PolicyFile string `yaml:"policy_file"`
+	// Tuner is the tuning loop.
+	Tuner TunerConfig `yaml:"tuner"`
 	// Collector is the embedded OpenTelemetry Collector: OTLP on :4317/:4318, Pyroscope
 	// profiles on :4040, into the tuner's signals (and on to backends, if configured).
 	Collector distribution.EmbeddedConfig `yaml:"collector"`
+}
+
+// TunerConfig turns the tuner on and sets its loop.
+type TunerConfig struct {
+	// Enabled runs the tuner. Default: true.
+	Enabled      bool `yaml:"enabled"`
+	tuner.Config `yaml:",inline"`
 }
 
 // TLSConfig names PEM files.
@@ -68,6 +81,7 @@ func DefaultConfig() Config {
 		Log:       LogConfig{Level: "info", Format: "json"},
 		Agents:    controlplane.DefaultConfig(),
 		Collector: distribution.DefaultEmbeddedConfig(),
+		Tuner:     TunerConfig{Enabled: true, Config: tuner.DefaultConfig()},
 	}
 }
 
@@ -99,6 +113,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 	set(&c.Token, "MCP_TOKEN")
 	set(&c.TokenFile, "MCP_TOKEN_FILE")
 	set(&c.Log.Level, "MCP_LOG_LEVEL")
+	set(&c.PolicyFile, "MCP_POLICY_FILE")
 	set(&c.Collector.OTLPGRPCAddr, "MCP_OTLP_GRPC_ADDR")
 	set(&c.Collector.OTLPHTTPAddr, "MCP_OTLP_HTTP_ADDR")
 	set(&c.Collector.ProfileAddr, "MCP_PROFILE_ADDR")
@@ -155,6 +170,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Collector.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Tuner.Enabled {
+		if err := c.Tuner.Config.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/mcplane/mcp/internal/httpapi"
 	"github.com/mcplane/mcp/internal/store"
 	"github.com/mcplane/mcp/internal/version"
+	"github.com/mcplane/mcp/tuner"
+	"github.com/mcplane/mcp/tuner/policy"
 	"github.com/mcplane/mcp/tuner/signals"
 )
 
@@ -43,6 +45,8 @@ type Server struct {
 	ready    chan struct{}
 	signals  *signals.Store
 	otelcol  *otelcol.Collector
+	policies *policy.Set
+	tuner    *tuner.Tuner
 }
 
 // New opens the store and binds both ports, so that a port in use or an unreadable data
@@ -113,6 +117,23 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 			return err
 		},
 	})
+	s.policies = policy.NewSet()
+	if cfg.PolicyFile != "" {
+		if err := s.policies.LoadFile(cfg.PolicyFile); err != nil {
+			return nil, fmt.Errorf("policy_file (--policy-file): %w", err)
+		}
+	}
+	if cfg.Tuner.Enabled {
+		if s.tuner, err = tuner.New(cfg.Tuner.Config, s.signals, s.core.Registry(), s.core, s.policies,
+			log.Named("tuner"), s.registry); err != nil {
+			return nil, err
+		}
+	}
+	polSvc := newPolicyService(s.policies, s.core.Store(), s.tuner)
+	if err := polSvc.loadStored(context.Background()); err != nil {
+		return nil, err
+	}
+	s.api.RegisterPolicies(polSvc)
 	s.api.Handle("GET /api/v1/instances/{id}/signals", httpapi.SignalsHandler(s.signals))
 	s.api.Handle("GET /api/v1/services/{service}/profile/top", httpapi.ProfileTopHandler(s.signals))
 	if cfg.Collector.Enabled {
@@ -186,6 +207,10 @@ func (s *Server) Run(ctx context.Context) error {
 		close(colDone)
 	}
 	go s.expireSignals(coreCtx)
+	if s.tuner != nil {
+		go s.tuner.Run(coreCtx)
+	}
+	go s.watchPolicyFile(coreCtx)
 	close(s.ready)
 	s.log.Info("mcp serving", zap.String("version", version.Get().Version),
 		zap.String("http_addr", s.HTTPAddr()), zap.String("agent_addr", s.AgentAddr()),
@@ -296,3 +321,30 @@ func (s *Server) expireSignals(ctx context.Context) {
 
 // Signals is the tuner's signal store.
 func (s *Server) Signals() *signals.Store { return s.signals }
+
+// watchPolicyFile re-reads the policy file when it changes; a file that no longer parses is
+// reported and the policies in force stay as they were.
+func (s *Server) watchPolicyFile(ctx context.Context) {
+	if s.cfg.PolicyFile == "" {
+		return
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			reloaded, err := s.policies.ReloadIfChanged()
+			switch {
+			case err != nil:
+				s.log.Error("policy file not reloaded; the policies in force stay", zap.String("file", s.cfg.PolicyFile), zap.Error(err))
+			case reloaded:
+				s.log.Info("policy file reloaded", zap.String("file", s.cfg.PolicyFile), zap.Int("policies", len(s.policies.Policies())))
+			}
+		}
+	}
+}
+
+// Tuner is the tuning loop (nil when disabled).
+func (s *Server) Tuner() *tuner.Tuner { return s.tuner }
