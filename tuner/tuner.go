@@ -266,8 +266,9 @@ type WorkloadStatus struct {
 	LastDecision string             `json:"last_decision,omitempty"`
 	Evaluated    time.Time          `json:"evaluated"`
 	Evidence     map[string]float64 `json:"evidence,omitempty"`
-	// FloorDistance is how far GC CPU is above the memory-bound floor, as a ratio to it.
-	FloorDistance float64 `json:"floor_distance"`
+	// FloorDistance is how far GC CPU is above the memory-bound floor, as a ratio to it
+	// (nil until the model could be fitted).
+	FloorDistance *float64 `json:"floor_distance,omitempty"`
 }
 
 // Phase is where the tuner is with a workload.

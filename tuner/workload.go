@@ -117,10 +117,12 @@ func (t *Tuner) stepSteady(ctx context.Context, p policy.Policy, w *workload, in
 		return nil
 	}
 	prop, floorDist := t.propose(p, w, agg, insts, now)
-	t.m.floorDistance.WithLabelValues(w.service).Set(floorDist)
-	t.mu.Lock()
-	w.status.FloorDistance = floorDist
-	t.mu.Unlock()
+	if finite(floorDist) {
+		t.m.floorDistance.WithLabelValues(w.service).Set(floorDist)
+		t.mu.Lock()
+		w.status.FloorDistance = &floorDist
+		t.mu.Unlock()
+	}
 	t.setStatus(w, current, prop.knobs, prop.reason, agg.evidence())
 	if prop.knobs.IsEmpty() {
 		return nil

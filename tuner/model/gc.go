@@ -204,7 +204,7 @@ func (m *Model) Choose(c ChooseConfig) Choice {
 	for g := float64(c.MinGOGC); g <= float64(c.MaxGOGC); g *= 1.05 {
 		now, next := m.Predict(g, memLimit).CPUCores, m.Predict(g*1.5, memLimit).CPUCores
 		if now <= 0 || (now-next)/now < c.MinGain {
-			knee, ch.Diminished = g, true
+			knee = g
 			break
 		}
 	}
@@ -219,6 +219,7 @@ func (m *Model) Choose(c ChooseConfig) Choice {
 		best = capGOGC
 	}
 	best = math.Max(best, float64(c.MinGOGC))
+	ch.Diminished = best >= knee-1e-9 && knee < float64(c.MaxGOGC)
 	ch.GOGC = int(math.Floor(best + 1e-9)) // down: a cap must not be overshot by rounding
 	if ch.GOGC > c.MaxGOGC {
 		ch.GOGC = c.MaxGOGC
