@@ -60,8 +60,14 @@ type Actuator interface {
 	Apply(ctx context.Context, p policy.Policy, d apiv1.Decision) error
 }
 
-// ErrNotMine: the actuator has nothing to do for this decision.
+// ErrNotMine: the actuator (or advisor) has nothing to do for this decision or policy.
 var ErrNotMine = errors.New("not for this actuator")
+
+// HPAAdvisor recommends a workload's HPA target utilization (in a cluster). windows holds
+// every sample the store keeps of the service's instances.
+type HPAAdvisor interface {
+	RecommendHPA(ctx context.Context, p policy.Policy, service string, windows map[signals.Key][]signals.Sample) (current, target int, reason string, err error)
+}
 
 // PolicySource lists the policies in force.
 type PolicySource interface {
@@ -130,6 +136,7 @@ type Tuner struct {
 	rec       Recorder
 	policies  PolicySource
 	actuators []Actuator
+	hpa       HPAAdvisor
 	clock     Clock
 	m         *metrics
 
@@ -142,6 +149,9 @@ type Option func(*Tuner)
 
 // WithClock replaces the system clock.
 func WithClock(c Clock) Option { return func(t *Tuner) { t.clock = c } }
+
+// WithHPAAdvisor lets the tuner tune HPA target utilization.
+func WithHPAAdvisor(a HPAAdvisor) Option { return func(t *Tuner) { t.hpa = a } }
 
 // WithActuators adds actuators besides the agent push.
 func WithActuators(a ...Actuator) Option {
@@ -213,7 +223,8 @@ func (t *Tuner) Evaluate(ctx context.Context) error {
 	return err
 }
 
-// servicesOf lists the registered services a policy covers.
+// servicesOf lists the services a policy covers: those with registered agents, and those
+// that only send telemetry (in a cluster, tuned through their Deployment).
 func (t *Tuner) servicesOf(p policy.Policy) []string {
 	_, insts := t.instances.Instances("")
 	seen := map[string]bool{}
@@ -222,6 +233,12 @@ func (t *Tuner) servicesOf(p policy.Policy) []string {
 		if !seen[i.Service] && p.Matches(i.Service, i.Labels) {
 			seen[i.Service] = true
 			out = append(out, i.Service)
+		}
+	}
+	for _, k := range t.signals.Instances("") {
+		if !seen[k.Service] && p.Matches(k.Service, nil) {
+			seen[k.Service] = true
+			out = append(out, k.Service)
 		}
 	}
 	sort.Strings(out)

@@ -25,7 +25,7 @@ func mustPolicy(t *testing.T, mode v1alpha1.Mode, edit func(*v1alpha1.TuningPoli
 	t.Helper()
 	tp := v1alpha1.TuningPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v1alpha1.TuningPolicySpec{
 		Target: v1alpha1.Target{Services: []string{"svc"}}, Mode: mode,
-		Knobs:  v1alpha1.KnobBounds{GOGC: &v1alpha1.IntRange{Min: 25, Max: 2000}},
+		Knobs:        v1alpha1.KnobBounds{GOGC: &v1alpha1.IntRange{Min: 25, Max: 2000}},
 		ChangeBudget: v1alpha1.ChangeBudget{Cooldown: &metav1.Duration{Duration: time.Minute}},
 		Rollback:     v1alpha1.RollbackRules{Window: &metav1.Duration{Duration: 2 * time.Minute}},
 	}}
@@ -310,7 +310,9 @@ func TestGOMAXPROCSAboveCPULimit(t *testing.T) {
 		s.Knobs = v1alpha1.KnobBounds{GOMAXPROCS: &v1alpha1.GOMAXPROCSPolicy{Enabled: true}}
 	})
 	h := newHarness(t, p)
-	h.run(time.Minute, func(string) workloadSample { return workloadSample{gogc: 100, p99: 0.02, procs: 2, cpuLimit: 0.5, throttled: 0.6} })
+	h.run(time.Minute, func(string) workloadSample {
+		return workloadSample{gogc: 100, p99: 0.02, procs: 2, cpuLimit: 0.5, throttled: 0.6}
+	})
 	ds := h.rec.all()
 	if len(ds) != 1 || ds[0].Knobs.GOMAXPROCS == nil || *ds[0].Knobs.GOMAXPROCS != 1 || !strings.Contains(ds[0].Reason, "GOMAXPROCS 2 is above the 0.5-core CPU limit → 1") {
 		t.Fatalf("decisions = %+v", ds)

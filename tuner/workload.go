@@ -2,6 +2,7 @@ package tuner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -116,7 +117,7 @@ func (t *Tuner) stepSteady(ctx context.Context, p policy.Policy, w *workload, in
 			agg.Samples, agg.Instances, t.cfg.Window), nil)
 		return nil
 	}
-	prop, floorDist := t.propose(p, w, agg, insts, now)
+	prop, floorDist := t.propose(ctx, p, w, agg, insts, keys, now)
 	if finite(floorDist) {
 		t.m.floorDistance.WithLabelValues(w.service).Set(floorDist)
 		t.mu.Lock()
@@ -383,7 +384,7 @@ func rollbackReason(why string) string {
 }
 
 // propose computes the knob changes for a workload and the floor distance.
-func (t *Tuner) propose(p policy.Policy, w *workload, agg Aggregate, insts []apiv1.Instance, now time.Time) (proposal, float64) {
+func (t *Tuner) propose(ctx context.Context, p policy.Policy, w *workload, agg Aggregate, insts []apiv1.Instance, keys []signals.Key, now time.Time) (proposal, float64) {
 	var prop proposal
 	var reasons []string
 	floorDist := math.NaN()
@@ -465,13 +466,36 @@ func (t *Tuner) propose(p policy.Policy, w *workload, agg Aggregate, insts []api
 			prop.prev.GOMAXPROCS = &prev
 		}
 	}
+	if p.HPATarget != nil && t.hpa != nil {
+		windows := make(map[signals.Key][]signals.Sample, len(keys))
+		for _, k := range keys {
+			windows[k] = t.signals.Window(k, time.Time{})
+		}
+		cur, target, why, err := t.hpa.RecommendHPA(ctx, p, w.service, windows)
+		switch {
+		case errors.Is(err, ErrNotMine):
+		case err != nil:
+			reasons = append(reasons, "HPA target kept: "+err.Error())
+		case target != cur:
+			prop.knobs.HPATargetUtilization = &target
+			prop.prev.HPATargetUtilization = &cur
+			reasons = append(reasons, why)
+			t.m.knobValue.WithLabelValues(w.service, "hpa_target").Set(float64(cur))
+		default:
+			t.m.knobValue.WithLabelValues(w.service, "hpa_target").Set(float64(cur))
+		}
+	}
 	prop.reason = strings.Join(reasons, "; ")
 	return prop, floorDist
 }
 
 func (t *Tuner) decision(p policy.Policy, w *workload, canary string, prop proposal, agg Aggregate) apiv1.Decision {
-	return apiv1.Decision{Service: w.service, Instance: canary, Canary: canary, Knobs: prop.knobs, Mode: p.Mode, Source: "tuner",
+	d := apiv1.Decision{Service: w.service, Instance: canary, Canary: canary, Knobs: prop.knobs, Mode: p.Mode, Source: "tuner",
 		Policy: p.Key(), Reason: prop.reason, Evidence: agg.evidence(), Prediction: prop.prediction}
+	if p.Workload != nil {
+		d.Namespace, d.Workload = p.Namespace, p.Workload.Kind+"/"+p.Workload.Name
+	}
+	return d
 }
 
 // actuate hands an apply-mode decision to the other actuators.
@@ -519,7 +543,14 @@ func (t *Tuner) countDecision(service string, mode apiv1.Mode, k apiv1.KnobSet) 
 	}
 }
 
+// rollbackReasons are the reason label values of mcp_tuner_rollbacks_total.
+var rollbackReasons = []string{"oom", "restart", "latency", "errors", "gc_cpu", "cpu_per_request", "other"}
+
 func (t *Tuner) recordGauges(service string, a Aggregate) {
+	// Rollback counters start at zero for every service, so increase() sees the first one.
+	for _, r := range rollbackReasons {
+		t.m.rollbacks.WithLabelValues(service, r)
+	}
 	for knob, v := range map[string]float64{"gogc": a.GOGC, "gomemlimit": a.GOMEMLIMIT, "gomaxprocs": a.GOMAXPROCS} {
 		if finite(v) {
 			t.m.knobValue.WithLabelValues(service, knob).Set(v)

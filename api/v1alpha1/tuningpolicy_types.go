@@ -268,9 +268,16 @@ type WorkloadStatus struct {
 	Recommended KnobValues `json:"recommended,omitempty"`
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// Applied are the knobs the policy's decisions put in force; every MCP replica pushes
+	// them to the agents connected to it.
+	// +optional
+	Applied KnobValues `json:"applied,omitempty"`
 	// LastDecision is the id of the last decision for the workload.
 	// +optional
 	LastDecision string `json:"lastDecision,omitempty"`
+	// LastDecisionTime is when it was made.
+	// +optional
+	LastDecisionTime *metav1.Time `json:"lastDecisionTime,omitempty"`
 	// Phase is where the tuner is with the workload: steady, canary, watching, cooldown.
 	// +optional
 	Phase string `json:"phase,omitempty"`
@@ -282,6 +289,9 @@ type KnobValues struct {
 	GOGC *int32 `json:"gogc,omitempty"`
 	// +optional
 	GOMEMLIMITBytes *int64 `json:"gomemlimitBytes,omitempty"`
+	// GOMEMLIMITPercent is GOMEMLIMIT as a percentage of each instance's memory limit.
+	// +optional
+	GOMEMLIMITPercent *int32 `json:"gomemlimitPercent,omitempty"`
 	// +optional
 	GOMAXPROCS *int32 `json:"gomaxprocs,omitempty"`
 	// +optional

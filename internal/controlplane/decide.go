@@ -64,7 +64,7 @@ func (c *Core) Decide(ctx context.Context, d apiv1.Decision) (apiv1.Decision, er
 	c.mu.Lock()
 	_, hasDesired := c.desired[store.Target{Service: d.Service}]
 	c.mu.Unlock()
-	if len(targets) == 0 && !hasDesired && d.Source != "kubernetes" {
+	if len(targets) == 0 && !hasDesired && d.Workload == "" && d.Source != "kubernetes" {
 		return d, &Error{Kind: KindNotFound, Msg: fmt.Sprintf(
 			"service %q is not known: no instance of it has registered (mcp instances lists them)", d.Service)}
 	}
