@@ -257,6 +257,25 @@ func (t *Tuner) workload(p policy.Policy, svc string) *workload {
 	return w
 }
 
+// NoteChange tells the tuner that a workload's knobs were last changed at a time, by a
+// decision another tuner made (the previous leader, in a cluster), so that its cooldown and
+// change budget hold across a failover.
+func (t *Tuner) NoteChange(policyKey, service, decisionID string, at time.Time) {
+	key := policyKey + "\x00" + service
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w, ok := t.workloads[key]
+	if !ok {
+		w = &workload{key: key, policy: policyKey, service: service, phase: PhaseSteady}
+		t.workloads[key] = w
+	}
+	if at.After(w.lastChange) {
+		w.lastChange = at
+		w.changes = append(w.changes, at)
+		w.status.LastDecision = decisionID
+	}
+}
+
 // Status reports every workload the tuner tracks, by policy.
 func (t *Tuner) Status() map[string][]WorkloadStatus {
 	t.mu.Lock()

@@ -51,7 +51,7 @@ type TuningPolicySpec struct {
 
 // Target selects workloads: by MCP service name (the agents' service.name), by the agents'
 // labels, or by a Kubernetes workload.
-// +kubebuilder:validation:XValidation:rule="size(self.services) > 0 || has(self.selector) || has(self.workloadRef)",message="target needs services, selector or workloadRef"
+// +kubebuilder:validation:XValidation:rule="(has(self.services) && size(self.services) > 0) || has(self.selector) || has(self.workloadRef)",message="target needs services, selector or workloadRef"
 type Target struct {
 	// Services are MCP service names.
 	// +listType=set

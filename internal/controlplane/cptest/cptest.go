@@ -109,21 +109,28 @@ func Start(t *testing.T, cfg controlplane.Config) *Plane {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go core.Run(ctx)
+	addr := Serve(t, core)
+	t.Cleanup(func() {
+		cancel()
+		<-core.Flushed()
+	})
+	return &Plane{Core: core, Addr: addr, Store: st}
+}
+
+// Serve serves a core's agent API on loopback until the test ends and returns its address.
+func Serve(t *testing.T, core *controlplane.Core) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer(core.GRPCServerOptions()...)
 	core.Register(srv)
-	ctx, cancel := context.WithCancel(context.Background())
-	go core.Run(ctx)
 	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Stop()
-		cancel()
-		<-core.Flushed()
-	})
-	return &Plane{Core: core, Addr: ln.Addr().String(), Store: st}
+	t.Cleanup(srv.Stop)
+	return ln.Addr().String()
 }
 
 // Config is a configuration with short intervals, for tests.
@@ -139,7 +146,17 @@ func Config() controlplane.Config {
 // Connect runs the real agent client for a; the returned func disconnects it.
 func (p *Plane) Connect(t *testing.T, a agentclient.Agent, token string) (*agentclient.Client, context.CancelFunc) {
 	t.Helper()
-	c := agentclient.New(agentclient.Config{Endpoint: p.Addr, Token: token, MinBackoff: 50 * time.Millisecond,
+	return connect(t, p.Addr, a, token)
+}
+
+// Connect runs the real agent client for a against a core's address (see Serve).
+func Connect(t *testing.T, addr string, a agentclient.Agent) (*agentclient.Client, context.CancelFunc) {
+	t.Helper()
+	return connect(t, addr, a, "")
+}
+
+func connect(t *testing.T, addr string, a agentclient.Agent, token string) (*agentclient.Client, context.CancelFunc) {
+	c := agentclient.New(agentclient.Config{Endpoint: addr, Token: token, MinBackoff: 50 * time.Millisecond,
 		MaxBackoff: 200 * time.Millisecond}, a)
 	ctx, cancel := context.WithCancel(context.Background())
 	go c.Run(ctx)
