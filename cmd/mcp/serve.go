@@ -63,6 +63,7 @@ State is kept in --data-dir (default ./mcp-data).`,
 	f.StringVar(&flagCfg.TLS.ClientCAFile, "tls-client-ca", "", "CA (PEM) agents' client certificates must chain to (mTLS on the agent port)")
 	f.StringVar(&flagCfg.Log.Level, "log-level", flagCfg.Log.Level, "debug, info, warn or error (env MCP_LOG_LEVEL)")
 	f.StringVar(&flagCfg.Log.Format, "log-format", flagCfg.Log.Format, "json or console")
+	f.BoolVar(&flagCfg.Kube.Enabled, "kube", false, "run the Kubernetes controller: TuningPolicy objects, leader election, HPA tuning (env MCP_KUBE=true)")
 	f.StringVar(&flagCfg.PolicyFile, "policy-file", "", "TuningPolicy YAML file, re-read when it changes (env MCP_POLICY_FILE)")
 	f.DurationVar(&flagCfg.Tuner.Interval, "tuner-interval", flagCfg.Tuner.Interval, "how often the tuner evaluates policies")
 	f.DurationVar(&flagCfg.Agents.HeartbeatInterval, "heartbeat-interval", flagCfg.Agents.HeartbeatInterval, "heartbeat interval agents are told to use")
@@ -98,6 +99,8 @@ func applyChangedFlags(fs *pflag.FlagSet, cfg, flagCfg *server.Config) {
 			cfg.Agents.HeartbeatInterval = flagCfg.Agents.HeartbeatInterval
 		case "gone-after":
 			cfg.Agents.GoneAfter = flagCfg.Agents.GoneAfter
+		case "kube":
+			cfg.Kube.Enabled = flagCfg.Kube.Enabled
 		case "policy-file":
 			cfg.PolicyFile = flagCfg.PolicyFile
 		case "tuner-interval":

@@ -43,6 +43,9 @@ type Config struct {
 	PolicyFile string `yaml:"policy_file"`
 	// Tuner is the tuning loop.
 	Tuner TunerConfig `yaml:"tuner"`
+	// Kube runs the tuner as a Kubernetes controller: TuningPolicy objects instead of the
+	// policy file, leader election, HPA and Deployment actuators.
+	Kube KubeConfig `yaml:"kube"`
 	// Collector is the embedded OpenTelemetry Collector: OTLP on :4317/:4318, Pyroscope
 	// profiles on :4040, into the tuner's signals (and on to backends, if configured).
 	Collector distribution.EmbeddedConfig `yaml:"collector"`
@@ -53,6 +56,20 @@ type TunerConfig struct {
 	// Enabled runs the tuner. Default: true.
 	Enabled      bool `yaml:"enabled"`
 	tuner.Config `yaml:",inline"`
+}
+
+// KubeConfig turns on the Kubernetes controller.
+type KubeConfig struct {
+	// Enabled runs the controller. Flag --kube, env MCP_KUBE=true.
+	Enabled bool `yaml:"enabled"`
+	// Namespace limits it to one namespace; empty watches all.
+	Namespace string `yaml:"namespace"`
+	// LeaderElectionNamespace holds the Lease. Default: POD_NAMESPACE, else Namespace,
+	// else "default".
+	LeaderElectionNamespace string `yaml:"leader_election_namespace"`
+	// Kubeconfig is a kubeconfig file; empty uses the in-cluster configuration (or
+	// KUBECONFIG).
+	Kubeconfig string `yaml:"kubeconfig"`
 }
 
 // TLSConfig names PEM files.
@@ -114,6 +131,12 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 	set(&c.TokenFile, "MCP_TOKEN_FILE")
 	set(&c.Log.Level, "MCP_LOG_LEVEL")
 	set(&c.PolicyFile, "MCP_POLICY_FILE")
+	if v, ok := lookup("MCP_KUBE"); ok && (v == "true" || v == "1") {
+		c.Kube.Enabled = true
+	}
+	if c.Kube.LeaderElectionNamespace == "" {
+		set(&c.Kube.LeaderElectionNamespace, "POD_NAMESPACE")
+	}
 	set(&c.Collector.OTLPGRPCAddr, "MCP_OTLP_GRPC_ADDR")
 	set(&c.Collector.OTLPHTTPAddr, "MCP_OTLP_HTTP_ADDR")
 	set(&c.Collector.ProfileAddr, "MCP_PROFILE_ADDR")
@@ -175,6 +198,12 @@ func (c Config) Validate() error {
 		if err := c.Tuner.Config.Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.Kube.Enabled && c.PolicyFile != "" {
+		errs = append(errs, errors.New("policy_file and kube.enabled: in a cluster the policies are TuningPolicy objects; drop --policy-file"))
+	}
+	if c.Kube.Enabled && !c.Tuner.Enabled {
+		errs = append(errs, errors.New("kube.enabled needs tuner.enabled"))
 	}
 	return errors.Join(errs...)
 }

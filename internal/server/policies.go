@@ -23,6 +23,8 @@ type policyService struct {
 	set   *policy.Set
 	store store.Store
 	tuner *tuner.Tuner
+	// inCluster: policies live in the Kubernetes API; the API only shows them.
+	inCluster bool
 
 	mu    sync.Mutex
 	specs map[string]v1alpha1.TuningPolicySpec // as written, for display
@@ -87,6 +89,12 @@ func (ps *policyService) view(p policy.Policy) httpapi.PolicyView {
 
 func (ps *policyService) List(context.Context) ([]httpapi.PolicyView, error) {
 	var out []httpapi.PolicyView
+	if ps.inCluster {
+		for key, ws := range ps.tuner.Status() {
+			out = append(out, httpapi.PolicyView{Name: key, Source: "kubernetes", Workloads: ws})
+		}
+		return out, nil
+	}
 	for _, p := range ps.set.Policies() {
 		out = append(out, ps.view(p))
 	}
@@ -102,6 +110,9 @@ func (ps *policyService) Get(_ context.Context, name string) (httpapi.PolicyView
 }
 
 func (ps *policyService) Put(ctx context.Context, name string, body []byte) (httpapi.PolicyView, bool, error) {
+	if ps.inCluster {
+		return httpapi.PolicyView{}, false, fmt.Errorf("%w: in a cluster, policies are TuningPolicy objects: kubectl apply -f", httpapi.ErrPolicyConflict)
+	}
 	p, tp, err := parseOne(body)
 	if err != nil {
 		return httpapi.PolicyView{}, false, fmt.Errorf("%w: %v", httpapi.ErrPolicyInvalid, err)
@@ -131,6 +142,9 @@ func (ps *policyService) Put(ctx context.Context, name string, body []byte) (htt
 }
 
 func (ps *policyService) Delete(ctx context.Context, name string) error {
+	if ps.inCluster {
+		return fmt.Errorf("%w: in a cluster, policies are TuningPolicy objects: kubectl delete tuningpolicy", httpapi.ErrPolicyConflict)
+	}
 	if ps.set.FromFile(name) {
 		return fmt.Errorf("%w: policy %q comes from the policy file; remove it there", httpapi.ErrPolicyConflict, name)
 	}

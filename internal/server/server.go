@@ -19,6 +19,9 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/mcplane/mcp/collector/distribution"
 	"github.com/mcplane/mcp/internal/controlplane"
@@ -26,6 +29,7 @@ import (
 	"github.com/mcplane/mcp/internal/store"
 	"github.com/mcplane/mcp/internal/version"
 	"github.com/mcplane/mcp/tuner"
+	"github.com/mcplane/mcp/tuner/kube"
 	"github.com/mcplane/mcp/tuner/policy"
 	"github.com/mcplane/mcp/tuner/signals"
 )
@@ -47,6 +51,7 @@ type Server struct {
 	otelcol  *otelcol.Collector
 	policies *policy.Set
 	tuner    *tuner.Tuner
+	kube     *kube.Controller
 }
 
 // New opens the store and binds both ports, so that a port in use or an unreadable data
@@ -123,13 +128,26 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 			return nil, fmt.Errorf("policy_file (--policy-file): %w", err)
 		}
 	}
-	if cfg.Tuner.Enabled {
+	switch {
+	case cfg.Kube.Enabled:
+		restCfg, err := kubeConfig(cfg.Kube.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		if s.kube, err = kube.New(kube.Options{Config: restCfg, Namespace: cfg.Kube.Namespace,
+			LeaderElectionNamespace: cfg.Kube.LeaderElectionNamespace, Core: s.core, Signals: s.signals,
+			Tuner: cfg.Tuner.Config, Logger: log.Named("kube"), Registry: s.registry}); err != nil {
+			return nil, err
+		}
+		s.tuner = s.kube.Tuner()
+	case cfg.Tuner.Enabled:
 		if s.tuner, err = tuner.New(cfg.Tuner.Config, s.signals, s.core.Registry(), s.core, s.policies,
 			log.Named("tuner"), s.registry); err != nil {
 			return nil, err
 		}
 	}
 	polSvc := newPolicyService(s.policies, s.core.Store(), s.tuner)
+	polSvc.inCluster = s.kube != nil
 	if err := polSvc.loadStored(context.Background()); err != nil {
 		return nil, err
 	}
@@ -207,7 +225,14 @@ func (s *Server) Run(ctx context.Context) error {
 		close(colDone)
 	}
 	go s.expireSignals(coreCtx)
-	if s.tuner != nil {
+	switch {
+	case s.kube != nil:
+		go func() {
+			if err := s.kube.Start(coreCtx); err != nil {
+				errc <- fmt.Errorf("kubernetes controller: %w", err)
+			}
+		}()
+	case s.tuner != nil:
 		go s.tuner.Run(coreCtx)
 	}
 	go s.watchPolicyFile(coreCtx)
@@ -348,3 +373,19 @@ func (s *Server) watchPolicyFile(ctx context.Context) {
 
 // Tuner is the tuning loop (nil when disabled).
 func (s *Server) Tuner() *tuner.Tuner { return s.tuner }
+
+// kubeConfig reads a kubeconfig file, or the in-cluster configuration (KUBECONFIG when set).
+func kubeConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		c, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("kube.kubeconfig %s: %w", path, err)
+		}
+		return c, nil
+	}
+	c, err := ctrlconfig.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kube: no Kubernetes configuration (in-cluster or KUBECONFIG): %w", err)
+	}
+	return c, nil
+}
