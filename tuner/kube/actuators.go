@@ -32,8 +32,6 @@ const (
 )
 
 // hpaActuator sets an HPA's CPU target utilization.
-//
-// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;patch
 type hpaActuator struct{ client client.Client }
 
 func (h *hpaActuator) Name() string { return "hpa" }
@@ -159,8 +157,6 @@ func podCPURequest(ctx context.Context, c client.Client, ns, kind, name string) 
 // when they restart, so the workload is marked as needing a rollout. Variables the
 // operator set in the manifest are never touched: only those MCP set before (listed in an
 // annotation) or absent ones.
-//
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;patch
 type envActuator struct {
 	client client.Client
 	// agents reports whether a service has connected agents.

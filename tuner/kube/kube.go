@@ -4,9 +4,15 @@
 // actuators change HorizontalPodAutoscaler targets and, for workloads without the agent,
 // Deployment environments. Status and Events are written back to the policies.
 //
+// The permissions it needs, least privilege (controller-gen writes deploy/rbac from these):
+//
+// +kubebuilder:rbac:groups=mcp.mcplane.dev,resources=tuningpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=mcp.mcplane.dev,resources=tuningpolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch
 package kube
 
 import (

@@ -52,10 +52,6 @@ func (c *clusterPolicies) set(k types.NamespacedName, p *policy.Policy) {
 
 // policyReconciler keeps the tuner's policies in step with the cluster and writes each
 // policy's status: conditions, the workloads it covers with their knobs and reasons.
-//
-// +kubebuilder:rbac:groups=mcp.mcplane.dev,resources=tuningpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=mcp.mcplane.dev,resources=tuningpolicies/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 type policyReconciler struct {
 	client   client.Client
 	policies *clusterPolicies
