@@ -45,12 +45,15 @@
 //
 //	target = u* / (1 + tolerance) / (1 + g)^(lag / 1 minute)
 //
-// rounded down to a whole percent, clamped to the policy's bounds, and raised at most
-// MaxStep above the current target in one decision (lowering is never limited: it is the
-// safe direction). EstimateGrowth gives g from observed per-minute request rates. The
+// rounded down to a whole percent, clamped to the policy's bounds, raised at most MaxStep
+// above the current target in one decision (lowering is never limited: it is the safe
+// direction), and left alone when it would move by less than MinChange points. EstimateGrowth gives g from observed per-minute request rates. The
 // headroom covers a workload's ordinary ramps and noise, not sudden bursts: a burst that
 // doubles the load in a minute is beyond what any target short of 50% can absorb, and is
-// left to the HPA's scale-up.
+// left to the HPA's scale-up. That scale-up is slower at higher targets when the CPU limit
+// equals the request: pods at the limit read 100%, so each HPA round multiplies the
+// replicas by at most 100/target, and a burst of ×k from the target takes about
+// log(k)/log(100/target) rounds of a pod start each (bench/hpa measures what this costs).
 package hpa
 
 import (

@@ -253,6 +253,10 @@ func TestRecommendRespectsBoundsAndStep(t *testing.T) {
 		t.Errorf("step from 50%% by 20%%: %d%%, %q", r.Target, r.Reason)
 	}
 	free, _ := m.Recommend(config(200))
+	cfg.Current = free.Target + 1 // a point away: not worth a change
+	if r, _ := m.Recommend(cfg); r.Target != cfg.Current || !strings.Contains(r.Reason, "less than 2 points") {
+		t.Errorf("from %d%%: %d%%, %q", cfg.Current, r.Target, r.Reason)
+	}
 	cfg.Current = 85 // lowering is never step-limited
 	if r, _ := m.Recommend(cfg); r.Target != free.Target {
 		t.Errorf("from 85%%: %d%%, want the full drop to %d%%", r.Target, free.Target)

@@ -23,6 +23,10 @@ type Config struct {
 	// MaxStep is the most a raise may add, as a fraction of Current (the policy's
 	// changeBudget.maxStepPercent / 100); 0: no limit. Lowering is never limited.
 	MaxStep float64
+	// MinChange is the smallest change, in percentage points, worth making: a target
+	// closer than this to Current (within the bounds) is kept, so that noise in the fit
+	// does not flap the HPA by a point at a time. Default: 2.
+	MinChange int
 	// Tolerance is the HPA's tolerance: it leaves the replicas alone while utilization is
 	// within this fraction of the target. Default: 0.1 (kube-controller-manager
 	// --horizontal-pod-autoscaler-tolerance).
@@ -47,7 +51,7 @@ type Config struct {
 // DefaultConfig returns the Kubernetes defaults and a 45 s pod start; SLO and Bounds must
 // still be set.
 func DefaultConfig() Config {
-	return Config{Tolerance: 0.1, SyncPeriod: 15 * time.Second, MetricWindow: 15 * time.Second,
+	return Config{MinChange: 2, Tolerance: 0.1, SyncPeriod: 15 * time.Second, MetricWindow: 15 * time.Second,
 		StartDelay: 45 * time.Second, MaxExtrapolation: 0.1}
 }
 
@@ -62,6 +66,9 @@ func (c Config) Validate() error {
 	}
 	if c.Current < 0 {
 		errs = append(errs, fmt.Errorf("current target: %d%% is negative", c.Current))
+	}
+	if c.MinChange < 0 {
+		errs = append(errs, fmt.Errorf("min change: %d points is negative", c.MinChange))
 	}
 	if c.MaxStep < 0 {
 		errs = append(errs, fmt.Errorf("changeBudget.maxStepPercent: %v is negative", 100*c.MaxStep))
@@ -86,7 +93,8 @@ func (c Config) ScaleUpLag() time.Duration { return c.SyncPeriod + c.MetricWindo
 
 // Recommendation is a target and the numbers behind it.
 type Recommendation struct {
-	// Target is the recommended target utilization, in percent.
+	// Target is the recommended target utilization, in percent: Current when the change
+	// would be smaller than MinChange.
 	Target int `json:"target"`
 	// Crossing is the utilization (fraction) at which the predicted p99 reaches the SLO,
 	// after the extrapolation cap; 0 when no utilization meets it.
@@ -122,7 +130,7 @@ func Recommend(obs []Observation, fit FitConfig, cfg Config) (Recommendation, *M
 
 // Recommend returns the highest target utilization whose predicted p99 stays under the
 // SLO, less the tolerance and scale-up lag headrooms, within the bounds and the step
-// limit.
+// limit, or the current target when the change would be smaller than MinChange.
 func (m *Model) Recommend(cfg Config) (Recommendation, error) {
 	if err := cfg.Validate(); err != nil {
 		return Recommendation{}, err
@@ -177,11 +185,17 @@ func (m *Model) Recommend(cfg Config) (Recommendation, error) {
 	} else {
 		tail += fmt.Sprintf(", within [%d, %d]", cfg.Bounds.Min, cfg.Bounds.Max)
 	}
+	if cur := cfg.Current; cur > 0 && target != cur && cfg.Bounds.Clamp(cur) == cur && abs(target-cur) < cfg.MinChange {
+		tail += fmt.Sprintf("; kept at %d%%: less than %d points from it", cur, cfg.MinChange)
+		target = cur
+	}
 	r.Target = target
 	r.PredictedP99 = m.PredictP99(float64(target) / 100 * (1 + cfg.Tolerance))
 	r.Reason = strings.Join(why, "; ") + " " + tail + " (" + m.String() + ")"
 	return r, nil
 }
+
+func abs(x int) int { return max(x, -x) }
 
 func ms(sec float64) string {
 	if math.IsInf(sec, 1) {
