@@ -30,14 +30,19 @@ const mib = 1 << 20
 // keepRuntimeKnobs restores the process-wide knobs a test changes.
 func keepRuntimeKnobs(t *testing.T) {
 	t.Helper()
+	t.Cleanup(debugKnobs())
+}
+
+// debugKnobs saves the process-wide knobs and returns a func that restores them.
+func debugKnobs() func() {
 	gogc := debug.SetGCPercent(-1)
 	debug.SetGCPercent(gogc)
 	ml := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() {
+	return func() {
 		debug.SetGCPercent(gogc)
 		debug.SetMemoryLimit(ml)
 		goruntime.SetDefaultGOMAXPROCS()
-	})
+	}
 }
 
 func envMap(env map[string]string) func(string) (string, bool) {

@@ -37,6 +37,7 @@ type config struct {
 	lookupEnv     func(string) (string, bool)
 	clock         Clock
 	tls           *tls.Config
+	traceRatio    float64
 }
 
 // WithLogger sets the logger the agent reports its own actions to.
@@ -113,6 +114,10 @@ func WithMemoryGuard(fraction float64) Option {
 // Default: on (OTLP export still needs an endpoint; OTEL_SDK_DISABLED=true turns it off).
 func WithTelemetry(on bool) Option { return func(c *config) { c.telemetry = on } }
 
+// WithTraceSampleRatio sets the share of requests traced when no parent decided, in [0, 1].
+// Default: 0.1; OTEL_TRACES_SAMPLER, when set, decides instead.
+func WithTraceSampleRatio(r float64) Option { return func(c *config) { c.traceRatio = r } }
+
 // WithClock replaces the wall clock, for tests.
 // Default: the system clock.
 func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
@@ -146,6 +151,7 @@ func defaultConfig() config {
 		guardFraction: defaultGuardFraction,
 		guardEnabled:  true,
 		telemetry:     true,
+		traceRatio:    0.1,
 		stdout:        os.Stdout,
 		lookupEnv:     os.LookupEnv,
 		clock:         systemClock{},
@@ -225,6 +231,9 @@ func (c *config) validate() error {
 	}
 	if c.cpuRequest < 0 || math.IsNaN(c.cpuRequest) || math.IsInf(c.cpuRequest, 0) {
 		return fmt.Errorf("CPU request %v (MCP_CPU_REQUEST or WithCPURequest): want a positive number of cores", c.cpuRequest)
+	}
+	if c.traceRatio < 0 || c.traceRatio > 1 || math.IsNaN(c.traceRatio) {
+		return fmt.Errorf("trace sample ratio %v (WithTraceSampleRatio): want a number in [0, 1]", c.traceRatio)
 	}
 	if c.limitRefresh <= 0 {
 		return fmt.Errorf("limit refresh %v (WithLimitRefresh): want a positive duration", c.limitRefresh)

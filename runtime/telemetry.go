@@ -8,15 +8,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/bridges/otelzap"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	otelruntime "go.opentelemetry.io/contrib/instrumentation/runtime"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
@@ -47,6 +48,7 @@ type telemetry struct {
 	registry *prometheus.Registry
 	logger   *zap.Logger
 	httpDur  *prometheus.HistogramVec
+	http     *httpMetrics
 	shutdown func(context.Context) error
 }
 
@@ -145,7 +147,13 @@ func startTelemetry(ctx context.Context, a *Agent) (*telemetry, error) {
 			if err != nil {
 				return nil, fmt.Errorf("start OTLP trace exporter: %w", err)
 			}
-			tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
+			tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithBatcher(exp)}
+			if c.env("OTEL_TRACES_SAMPLER") == "" {
+				// Tracing every request costs more than the agent may (a few percent of a
+				// small handler's CPU). A sampled parent is always followed.
+				tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.traceRatio))))
+			}
+			tp := sdktrace.NewTracerProvider(tpOpts...)
 			t.tracers = tp
 			shutdowns = append(shutdowns, tp.Shutdown)
 		}
@@ -179,6 +187,17 @@ func startTelemetry(ctx context.Context, a *Agent) (*telemetry, error) {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "code"})
 		t.registry.MustRegister(t.httpDur)
+	}
+	t.http = &httpMetrics{
+		tracer:     t.tracers.Tracer("github.com/mcplane/mcp/runtime"),
+		propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		prom:       t.httpDur,
+	}
+	var err error
+	if t.http.duration, err = t.meters.Meter("github.com/mcplane/mcp/runtime").Float64Histogram("http.server.request.duration",
+		metric.WithUnit("s"), metric.WithDescription("Duration of HTTP server requests."),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)); err != nil {
+		return nil, fmt.Errorf("create the HTTP duration histogram: %w", err)
 	}
 	t.logger = newServiceLogger(c, t.loggers)
 	return t, nil
@@ -456,32 +475,85 @@ func (a *Agent) MetricsHandler() http.Handler {
 // collectors on it to serve them from the same endpoint.
 func (a *Agent) Registry() *prometheus.Registry { return a.tel.registry }
 
-// Middleware wraps an HTTP handler with tracing (W3C trace context in, a server span per
-// request, exported over OTLP) and request metrics (OTLP http.server.request.duration and
-// the Prometheus mcp_agent_http_server_request_duration_seconds histogram), which give the
-// tuner its request rate, latency and error rate.
+// Middleware wraps an HTTP handler with tracing (W3C trace context in, a server span for
+// sampled requests, exported over OTLP) and request metrics (OTLP
+// http.server.request.duration and the Prometheus
+// mcp_agent_http_server_request_duration_seconds histogram), which give the tuner its
+// request rate, latency and error rate. It is written for the hot path: attribute sets and
+// Prometheus observers are built once per method and status, unsampled requests cost no
+// span, so it adds well under a microsecond to a request.
 func (a *Agent) Middleware(next http.Handler) http.Handler {
-	h := next
-	if a.tel.httpDur != nil {
-		dur := a.tel.httpDur
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			rw := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-			next.ServeHTTP(rw, r)
-			dur.WithLabelValues(r.Method, strconv.Itoa(rw.code)).Observe(time.Since(start).Seconds())
-		})
-	}
-	return otelhttp.NewHandler(h, "http.server",
-		otelhttp.WithTracerProvider(a.tel.tracers),
-		otelhttp.WithMeterProvider(a.tel.meters),
-		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if r.Pattern != "" {
-				return r.Pattern
+	m := a.tel.http
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := m.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := m.tracer.Start(ctx, spanName(r), trace.WithSpanKind(trace.SpanKindServer))
+		if span.IsRecording() {
+			span.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path))
+		}
+		rw := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rw, r.WithContext(ctx))
+		elapsed := time.Since(start).Seconds()
+		if span.IsRecording() {
+			span.SetAttributes(semconv.HTTPResponseStatusCode(rw.code))
+			if rw.code >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(rw.code))
 			}
-			return r.Method
-		}),
-	)
+		}
+		span.End()
+		k := m.key(r.Method, rw.code)
+		m.duration.Record(ctx, elapsed, k.attrs)
+		if k.prom != nil {
+			k.prom.Observe(elapsed)
+		}
+	})
+}
+
+func spanName(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return r.Method
+}
+
+// httpMetrics holds what the middleware records through, built once.
+type httpMetrics struct {
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
+	duration   metric.Float64Histogram
+	prom       *prometheus.HistogramVec // nil with telemetry off
+	keys       sync.Map                 // methodCode → *httpKey
+}
+
+type methodCode struct {
+	method string
+	code   int
+}
+
+type httpKey struct {
+	attrs metric.MeasurementOption
+	prom  prometheus.Observer
+}
+
+// knownMethods bounds the method label, as the HTTP semantic conventions do.
+var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true,
+	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true}
+
+func (m *httpMetrics) key(method string, code int) *httpKey {
+	if !knownMethods[method] {
+		method = "_OTHER"
+	}
+	mc := methodCode{method, code}
+	if k, ok := m.keys.Load(mc); ok {
+		return k.(*httpKey)
+	}
+	k := &httpKey{attrs: metric.WithAttributeSet(attribute.NewSet(
+		semconv.HTTPRequestMethodKey.String(method), semconv.HTTPResponseStatusCode(code)))}
+	if m.prom != nil {
+		k.prom = m.prom.WithLabelValues(method, strconv.Itoa(code))
+	}
+	actual, _ := m.keys.LoadOrStore(mc, k)
+	return actual.(*httpKey)
 }
 
 type statusRecorder struct {

@@ -22,6 +22,7 @@
 //	--phases          DEMOAPP_PHASES          workload schedule, e.g. 60s:live=64;60s:live=256
 //	--phases-repeat   DEMOAPP_PHASES_REPEAT   repeat the schedule (default: run it once)
 //	--no-agent        DEMOAPP_NO_AGENT        run without the MCP agent (overhead baseline)
+//	--gc-mode         DEMOAPP_GC_MODE         with --no-agent: default, automemlimit or gogctuner
 //	--service         (none: see below)       service name (default demoapp)
 //
 // The service name is --service when given; otherwise OTEL_SERVICE_NAME or service.name in
@@ -79,6 +80,9 @@ type options struct {
 	phases       []Phase
 	phasesRepeat bool
 	noAgent      bool
+	// gcMode is a GC setting other than Go's defaults, for benchmark contenders
+	// (--no-agent only): automemlimit or gogctuner.
+	gcMode string
 	// service is the name to give the agent; "" lets the agent take it from the
 	// OpenTelemetry environment.
 	service string
@@ -95,6 +99,7 @@ var envFor = map[string]string{
 	"phases":        "DEMOAPP_PHASES",
 	"phases-repeat": "DEMOAPP_PHASES_REPEAT",
 	"no-agent":      "DEMOAPP_NO_AGENT",
+	"gc-mode":       "DEMOAPP_GC_MODE",
 }
 
 // parseOptions reads flags, then fills each flag not on the command line from its
@@ -112,6 +117,7 @@ func parseOptions(args []string, lookupEnv func(string) (string, bool), usageOut
 	fs.StringVar(&phases, "phases", "", "workload schedule: DURATION[:live=MiB,garbage=KiB,cpu=µs];... e.g. 60s:live=64,garbage=256;60s:live=200")
 	fs.BoolVar(&o.phasesRepeat, "phases-repeat", false, "repeat the --phases schedule instead of staying in its last phase")
 	fs.BoolVar(&o.noAgent, "no-agent", false, "run without the MCP agent, as the baseline for overhead measurements")
+	fs.StringVar(&o.gcMode, "gc-mode", gcModeDefault, "with --no-agent: default, automemlimit (the automemlimit module, ratio 0.9) or gogctuner (a re-implementation of Uber's GOGC tuner)")
 	serviceDefault := "demoapp"
 	fs.StringVar(&o.service, "service", serviceDefault, "service name (default: OTEL_SERVICE_NAME when set, else demoapp)")
 	for name, env := range envFor {
@@ -140,6 +146,14 @@ func parseOptions(args []string, lookupEnv func(string) (string, bool), usageOut
 	}
 	if err := o.workload.Validate(); err != nil {
 		return o, fmt.Errorf("workload flags: %w", err)
+	}
+	switch o.gcMode {
+	case gcModeDefault, gcModeAutomemlimit, gcModeGOGCTuner:
+	default:
+		return o, fmt.Errorf("--gc-mode %q: want default, automemlimit or gogctuner", o.gcMode)
+	}
+	if o.gcMode != gcModeDefault && !o.noAgent {
+		return o, fmt.Errorf("--gc-mode %s needs --no-agent: the MCP agent manages GOGC and GOMEMLIMIT itself", o.gcMode)
 	}
 	if phases != "" {
 		var err error
@@ -180,6 +194,9 @@ func run(ctx context.Context, o options, log *zap.Logger) error {
 	wrapWork := func(h http.Handler) http.Handler { return h }
 	// The agent starts before the data set is built so that GOMEMLIMIT is already set
 	// from the container's limit when a large live heap is allocated.
+	if err := startGCMode(o.gcMode, log); err != nil {
+		return err
+	}
 	if !o.noAgent {
 		agentOpts := []mcpruntime.Option{mcpruntime.WithLogger(log)}
 		if o.service != "" {
