@@ -169,10 +169,15 @@ func (s *agentService) Session(stream agentv1.AgentService_SessionServer) error 
 	defer c.reg.disconnected(cn.instance, cn)
 	c.confirmRecovered(cn.instance, inst.DecisionID)
 	c.m.sessions.WithLabelValues("registered").Inc()
-	log := c.log.With(zap.String("service", cn.service), zap.String("instance", cn.instance))
-	log.Info("agent registered", zap.String("go_version", reg.GetGoVersion()),
+	// Fields, not log.With: a derived logger per session costs a buffer each, and there are
+	// thousands of sessions.
+	who := []zap.Field{zap.String("service", cn.service), zap.String("instance", cn.instance)}
+	with := func(fs ...zap.Field) []zap.Field {
+		return append(append(make([]zap.Field, 0, len(who)+len(fs)), who...), fs...)
+	}
+	c.log.Info("agent registered", with(zap.String("go_version", reg.GetGoVersion()),
 		zap.Int64("memory_limit_bytes", inst.Limits.MemoryBytes), zap.Float64("cpu_limit_cores", inst.Limits.CPUCores),
-		zap.Int("gogc", inst.Knobs.GOGC), zap.String("gogc_source", inst.Sources.GOGC))
+		zap.Int("gogc", inst.Knobs.GOGC), zap.String("gogc_source", inst.Sources.GOGC))...)
 
 	var sid [8]byte
 	_, _ = rand.Read(sid[:])
@@ -192,7 +197,7 @@ func (s *agentService) Session(stream agentv1.AgentService_SessionServer) error 
 			if err := cn.send(&agentv1.ControlMessage{Msg: &agentv1.ControlMessage_Knobs{Knobs: knobUpdate(id, k)}}); err != nil {
 				return err
 			}
-			log.Info("knob set in force pushed on registration", zap.String("decision", id), zap.Stringer("knobs", k))
+			c.log.Info("knob set in force pushed on registration", with(zap.String("decision", id), zap.Stringer("knobs", k))...)
 		}
 	}
 
@@ -200,10 +205,10 @@ func (s *agentService) Session(stream agentv1.AgentService_SessionServer) error 
 		msg, err := stream.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
-				log.Info("agent session ended")
+				c.log.Info("agent session ended", who...)
 				return nil
 			}
-			log.Info("agent session broke", zap.Error(err))
+			c.log.Info("agent session broke", with(zap.Error(err))...)
 			return err
 		}
 		switch m := msg.GetMsg().(type) {
@@ -229,7 +234,7 @@ func (s *agentService) Session(stream agentv1.AgentService_SessionServer) error 
 		case *agentv1.AgentMessage_Event:
 			c.m.messages.WithLabelValues("event").Inc()
 			ev := m.Event
-			log.Warn("agent event", zap.String("kind", ev.GetKind()), zap.String("message", ev.GetMessage()))
+			c.log.Warn("agent event", with(zap.String("kind", ev.GetKind()), zap.String("message", ev.GetMessage()))...)
 			c.reg.addEvent(cn.instance, apiv1.AuditEvent{Time: time.Unix(0, ev.GetTimeUnixNano()).UTC(), Kind: ev.GetKind(), Message: ev.GetMessage()})
 		case *agentv1.AgentMessage_Register:
 			c.m.invalid.Inc()

@@ -104,6 +104,9 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	grpcOpts := append(s.core.GRPCServerOptions(),
 		// Agent messages are small; small buffers keep 10,000 sessions cheap.
 		grpc.ReadBufferSize(8<<10), grpc.WriteBufferSize(8<<10), grpc.SharedWriteBuffer(true),
+		// A fixed flow-control window turns off BDP estimation, whose ping after every
+		// heartbeat was an extra round trip per agent per interval.
+		grpc.InitialWindowSize(64<<10), grpc.InitialConnWindowSize(64<<10),
 		grpc.MaxRecvMsgSize(1<<20))
 	if agentTLS != nil {
 		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(agentTLS)))
