@@ -63,22 +63,22 @@ func (p Profile) phases(cycle time.Duration) string {
 var Profiles = []Profile{
 	{
 		Name:        "alloc-heavy",
-		Description: "steady; small live heap (24 MiB), high garbage rate",
+		Description: "steady; small live heap (24 MiB), high garbage rate (2 MiB per request)",
 		MemoryLimit: 512 << 20, CPUQuota: 1, CPUShare: 0.6,
-		LiveHeapMiB: 24, GarbageKiB: 1024, CPUMicros: 300,
+		LiveHeapMiB: 24, GarbageKiB: 2048, CPUMicros: 0,
 	},
 	{
 		Name:        "large-heap",
-		Description: "steady; live heap near half the limit (230 MiB)",
+		Description: "steady; live heap near half the limit (230 MiB), 512 KiB of garbage per request",
 		MemoryLimit: 512 << 20, CPUQuota: 1, CPUShare: 0.6,
-		LiveHeapMiB: 230, GarbageKiB: 256, CPUMicros: 300,
+		LiveHeapMiB: 230, GarbageKiB: 512, CPUMicros: 100,
 	},
 	{
 		Name:        "phased",
-		Description: "live heap and garbage rate change over the run: 24 MiB/1 MiB per request, then 260 MiB/128 KiB, then 120 MiB/512 KiB",
+		Description: "live heap and garbage rate change over the run: 24 MiB/2 MiB per request, then 260 MiB/256 KiB, then 120 MiB/1 MiB",
 		MemoryLimit: 512 << 20, CPUQuota: 1, CPUShare: 0.6,
-		LiveHeapMiB: 24, GarbageKiB: 1024, CPUMicros: 300,
-		Phases: []PhaseSpec{{0.4, 24, 1024}, {0.3, 260, 128}, {0.3, 120, 512}},
+		LiveHeapMiB: 24, GarbageKiB: 2048, CPUMicros: 0,
+		Phases: []PhaseSpec{{0.4, 24, 2048}, {0.3, 260, 256}, {0.3, 120, 1024}},
 	},
 }
 
