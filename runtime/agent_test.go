@@ -377,6 +377,32 @@ func TestInvalidConfiguration(t *testing.T) {
 	}
 }
 
+func TestStatedLimits(t *testing.T) {
+	a := startTestAgent(t, map[string]string{"MCP_MEMORY_LIMIT": "512Mi", "MCP_CPU_LIMIT": "1500m"})
+	st := a.State()
+	if st.Limits.MemoryBytes != 512*mib || st.Limits.CPUCores != 1.5 || st.Knobs.MemoryLimit != ratioOf(0.9, 512*mib) {
+		t.Errorf("state with stated limits = %v %+v", st, st.Limits)
+	}
+	for _, env := range []map[string]string{{"MCP_MEMORY_LIMIT": "lots"}, {"MCP_CPU_LIMIT": "-1"}} {
+		if _, err := Start(context.Background(), withEnv(envMap(env))); err == nil {
+			t.Errorf("Start(%v) accepted a bad limit", env)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"512MiB": 512 * mib, "1Gi": 1 << 30, "536870912": 512 * mib, "1.5GiB": 3 << 29, "2G": 2e9} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1Gi", "lots"} {
+		if _, err := ParseBytes(in); err == nil {
+			t.Errorf("ParseBytes(%q) succeeded", in)
+		}
+	}
+}
+
 func TestParseCPU(t *testing.T) {
 	for in, want := range map[string]float64{"2": 2, "0.5": 0.5, "500m": 0.5, " 1500m ": 1.5} {
 		if got, err := ParseCPU(in); err != nil || got != want {

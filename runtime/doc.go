@@ -42,7 +42,8 @@
 //
 // MCP_ENDPOINT (control plane agent API, host:port; OTLP and profiles default to the same
 // host on :4317 and :4040), MCP_TOKEN, MCP_PROFILING ("on", or a Pyroscope-protocol URL),
-// MCP_MEMLIMIT_RATIO, MCP_CPU_REQUEST, and the standard OTEL_* variables
+// MCP_MEMLIMIT_RATIO, MCP_CPU_REQUEST, MCP_MEMORY_LIMIT and MCP_CPU_LIMIT (limits stated
+// where no cgroup sets them), and the standard OTEL_* variables
 // (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_*, OTEL_SDK_DISABLED,
 // OTEL_{TRACES,METRICS,LOGS}_EXPORTER=none). Options passed to [Start] take precedence over
 // the environment, except for the operator's GOGC, GOMEMLIMIT and GOMAXPROCS.

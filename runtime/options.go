@@ -88,6 +88,9 @@ func WithMemoryLimitRatio(r float64) Option { return func(c *config) { c.memLimi
 // no CPU limit. Go's own default only looks at limits; a service with a request and no limit
 // otherwise runs with as many Ps as the node has CPUs.
 // Default: MCP_CPU_REQUEST ("500m" or "2"), else off.
+//
+// Limits can also be stated where no cgroup sets them: MCP_MEMORY_LIMIT ("512MiB") and
+// MCP_CPU_LIMIT ("1.5"); they replace cgroup detection.
 func WithCPURequest(cores float64) Option { return func(c *config) { c.cpuRequest = cores } }
 
 // WithLimitProvider replaces the cgroup reader that finds the container's limits.
@@ -215,6 +218,26 @@ func (c *config) applyEnv() error {
 		}
 		c.memLimitRatio = r
 	}
+	// MCP_MEMORY_LIMIT / MCP_CPU_LIMIT state the limits when no cgroup does (a VM, a
+	// laptop, the demo without root): the agent then behaves as in such a container.
+	var fixed ContainerLimits
+	if v := c.env("MCP_MEMORY_LIMIT"); v != "" {
+		b, err := ParseBytes(v)
+		if err != nil {
+			return fmt.Errorf("MCP_MEMORY_LIMIT=%q: %w", v, err)
+		}
+		fixed.MemoryBytes = b
+	}
+	if v := c.env("MCP_CPU_LIMIT"); v != "" {
+		cores, err := ParseCPU(v)
+		if err != nil {
+			return fmt.Errorf("MCP_CPU_LIMIT=%q: %w", v, err)
+		}
+		fixed.CPUCores = cores
+	}
+	if fixed != (ContainerLimits{}) {
+		c.limits = FixedLimits(fixed)
+	}
 	if v := c.env("MCP_CPU_REQUEST"); v != "" {
 		cores, err := ParseCPU(v)
 		if err != nil {
@@ -283,6 +306,30 @@ func (c *config) profilingURL() string {
 		return "http://" + net.JoinHostPort(c.controlPlaneHost(), DefaultProfilePort)
 	}
 	return c.profiling
+}
+
+// ParseBytes parses a byte quantity: a number with an optional unit B, KiB, MiB, GiB, TiB
+// (or Ki, Mi, Gi, Ti as Kubernetes writes them), or K, M, G, T (decimal).
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"Ki", 1 << 10}, {"Mi", 1 << 20},
+		{"Gi", 1 << 30}, {"Ti", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1e3}, {"M", 1e6},
+		{"G", 1e9}, {"T", 1e12}, {"B", 1}}
+	mult := 1.0
+	for _, u := range units {
+		if p, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(p), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 || math.IsInf(v, 0) || v*mult >= math.MaxInt64/2 {
+		return 0, fmt.Errorf("want a positive size such as 512MiB, 1Gi or 536870912")
+	}
+	return int64(v * mult), nil
 }
 
 // ParseCPU parses a CPU quantity as Kubernetes writes it: cores ("2", "0.5") or millicores
