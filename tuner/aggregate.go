@@ -56,7 +56,7 @@ func mean(vals []float64) float64 {
 func aggregate(src SignalSource, keys []signals.Key, since time.Time, keep func(signals.Key) bool) Aggregate {
 	var a Aggregate
 	var per struct {
-		live, goal, alloc, gc, cpu, cycles, frac, mem, p99, throttled, gogc, gomem, procs []float64
+		live, goal, alloc, gc, used, cpu, cycles, frac, mem, p99, throttled, gogc, gomem, procs []float64
 	}
 	var rps, cpuForReqs, errs float64
 	memLimit, cpuLimit := math.Inf(1), math.Inf(1)
@@ -81,6 +81,7 @@ func aggregate(src SignalSource, keys []signals.Key, since time.Time, keep func(
 		per.goal = append(per.goal, col(func(s signals.Sample) float64 { return s.HeapGoalBytes }))
 		per.alloc = append(per.alloc, col(func(s signals.Sample) float64 { return s.AllocBytesPerSecond }))
 		per.gc = append(per.gc, col(func(s signals.Sample) float64 { return s.GCCPUCores }))
+		per.used = append(per.used, col(func(s signals.Sample) float64 { return s.RuntimeCPUCores }))
 		cpu := col(func(s signals.Sample) float64 { return s.CPUCores })
 		per.cpu = append(per.cpu, cpu)
 		per.cycles = append(per.cycles, col(func(s signals.Sample) float64 { return s.GCCyclesPerSecond }))
@@ -109,7 +110,14 @@ func aggregate(src SignalSource, keys []signals.Key, since time.Time, keep func(
 		}
 	}
 	a.LiveHeap, a.HeapGoal, a.AllocRate = mean(per.live), mean(per.goal), mean(per.alloc)
-	a.GCCores, a.CPUCores, a.GCCycles, a.GCFrac = mean(per.gc), mean(per.cpu), mean(per.cycles), mean(per.frac)
+	a.GCCores, a.CPUCores, a.GCCycles = mean(per.gc), mean(per.cpu), mean(per.cycles)
+	// The runtime updates its CPU classes at the end of GC cycles, so a 10 s sample without a
+	// cycle has no GC fraction; over the window the fraction is the GC time over the CPU time
+	// the runtime accounted, which weighs every sample by what it covered.
+	a.GCFrac = mean(per.frac)
+	if used := mean(per.used); used > 0 && finite(a.GCCores) {
+		a.GCFrac = a.GCCores / used
+	}
 	a.RuntimeMem, a.Throttled = mean(per.mem), mean(per.throttled)
 	a.GOGC, a.GOMEMLIMIT, a.GOMAXPROCS = mean(per.gogc), mean(per.gomem), mean(per.procs)
 	a.P99 = math.NaN()

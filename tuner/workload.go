@@ -324,7 +324,8 @@ func (t *Tuner) regressed(p policy.Policy, before, after Aggregate, c *change, i
 	if finite(before.ErrorRate) && finite(after.ErrorRate) && after.ErrorRate-before.ErrorRate > r.ErrorRateIncrease {
 		why = append(why, fmt.Sprintf("error rate %.2f%% → %.2f%%", 100*before.ErrorRate, 100*after.ErrorRate))
 	}
-	if finite(before.GCFrac) && finite(after.GCFrac) && after.GCFrac > before.GCFrac*(1+r.GCCPUIncrease) && after.GCFrac-before.GCFrac > 0.01 {
+	// Two points absolute at least: a GC share of 1% doubling is noise, not a regression.
+	if finite(before.GCFrac) && finite(after.GCFrac) && after.GCFrac > before.GCFrac*(1+r.GCCPUIncrease) && after.GCFrac-before.GCFrac > 0.02 {
 		why = append(why, fmt.Sprintf("GC CPU %.1f%% → %.1f%%", 100*before.GCFrac, 100*after.GCFrac))
 	}
 	if finite(before.CPUPerReq) && finite(after.CPUPerReq) && after.CPUPerReq > before.CPUPerReq*(1+r.CPUPerReqIncrease) {

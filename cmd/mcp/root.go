@@ -11,7 +11,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd(), newCollectorCmd(), newPolicyCmd(), newBenchCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newCollectorCmd(), newPolicyCmd(), newBenchCmd(), newDemoCmd())
 	addClientCommands(root)
 	return root
 }

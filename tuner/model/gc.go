@@ -219,7 +219,7 @@ func (m *Model) Choose(c ChooseConfig) Choice {
 		best = capGOGC
 	}
 	best = math.Max(best, float64(c.MinGOGC))
-	ch.Diminished = best >= knee-1e-9 && knee < float64(c.MaxGOGC)
+	ch.Diminished = math.Abs(best-knee) < 1e-6 && knee < capGOGC
 	ch.GOGC = int(math.Floor(best + 1e-9)) // down: a cap must not be overshot by rounding
 	if ch.GOGC > c.MaxGOGC {
 		ch.GOGC = c.MaxGOGC
@@ -238,8 +238,13 @@ func (m *Model) reason(ch Choice, cur, budget float64) string {
 	if o.MemoryLimit > 0 {
 		lim = "of " + mib(o.MemoryLimit)
 	}
-	s := fmt.Sprintf("live heap %s %s, GC CPU %.0f%% → GOGC %s→%d, predicted GC CPU %.0f%%",
-		mib(o.LiveHeap), lim, 100*ch.Current.GCFraction, gogcString(o.GOGC), ch.GOGC, 100*ch.Predicted.GCFraction)
+	var s string
+	if float64(ch.GOGC) == o.GOGC {
+		s = fmt.Sprintf("live heap %s %s, GC CPU %.0f%%: GOGC %d kept", mib(o.LiveHeap), lim, 100*ch.Current.GCFraction, ch.GOGC)
+	} else {
+		s = fmt.Sprintf("live heap %s %s, GC CPU %.0f%% → GOGC %s→%d, predicted GC CPU %.0f%%",
+			mib(o.LiveHeap), lim, 100*ch.Current.GCFraction, gogcString(o.GOGC), ch.GOGC, 100*ch.Predicted.GCFraction)
+	}
 	if !math.IsInf(budget, 1) {
 		s += fmt.Sprintf(", peak %s of %s budget, memory-bound floor %.0f%%", mib(ch.Predicted.PeakMemory), mib(budget), 100*ch.Floor.GCFraction)
 	}
