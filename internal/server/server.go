@@ -28,6 +28,7 @@ import (
 	"github.com/mcplane/mcp/internal/httpapi"
 	"github.com/mcplane/mcp/internal/store"
 	"github.com/mcplane/mcp/internal/version"
+	"github.com/mcplane/mcp/internal/webui"
 	"github.com/mcplane/mcp/tuner"
 	"github.com/mcplane/mcp/tuner/kube"
 	"github.com/mcplane/mcp/tuner/policy"
@@ -157,6 +158,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.api.RegisterPolicies(polSvc)
 	s.api.Handle("GET /api/v1/instances/{id}/signals", httpapi.SignalsHandler(s.signals))
 	s.api.Handle("GET /api/v1/services/{service}/profile/top", httpapi.ProfileTopHandler(s.signals))
+	webui.Register(s.api) // the status page at GET /, its assets under /ui/, GET /api/v1/version
 	if cfg.Collector.Enabled {
 		if err := distribution.EnableProfiles(); err != nil {
 			return nil, err
@@ -194,7 +196,15 @@ func (s *Server) AgentAddr() string { return s.agentLn.Addr().String() }
 func (s *Server) Run(ctx context.Context) error {
 	coreCtx, stopCore := context.WithCancel(context.Background())
 	go s.core.Run(coreCtx)
-	errc := make(chan error, 2)
+	// The first failure stops the server; later ones (the others shutting down) are dropped
+	// rather than left blocking their goroutines.
+	errc := make(chan error, 1)
+	report := func(err error) {
+		select {
+		case errc <- err:
+		default:
+		}
+	}
 	go func() {
 		var err error
 		if s.cfg.TLS.CertFile != "" {
@@ -203,12 +213,12 @@ func (s *Server) Run(ctx context.Context) error {
 			err = s.http.Serve(s.httpLn)
 		}
 		if !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("serve HTTP: %w", err)
+			report(fmt.Errorf("serve HTTP: %w", err))
 		}
 	}()
 	go func() {
 		if err := s.grpc.Serve(s.agentLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			errc <- fmt.Errorf("serve agents: %w", err)
+			report(fmt.Errorf("serve agents: %w", err))
 		}
 	}()
 	colDone := make(chan struct{})
@@ -217,26 +227,34 @@ func (s *Server) Run(ctx context.Context) error {
 			defer close(colDone)
 			// The collector stops when coreCtx ends, after the servers above.
 			if err := s.otelcol.Run(coreCtx); err != nil {
-				errc <- fmt.Errorf("embedded collector (collector.* in the configuration): %w", err)
+				report(fmt.Errorf("embedded collector (collector.* in the configuration): %w", err))
 			}
 		}()
 		if err := s.waitCollector(ctx, errc); err != nil {
-			stopCore()
-			return err
+			report(err) // shut down the usual way, below
 		}
 	} else {
 		close(colDone)
 	}
 	go s.expireSignals(coreCtx)
+	// The tuner (or the Kubernetes controller) is waited for on the way out: a leader must
+	// release its Lease before the process exits, or the next replica waits for it to expire.
+	tunerDone := make(chan struct{})
 	switch {
 	case s.kube != nil:
 		go func() {
+			defer close(tunerDone)
 			if err := s.kube.Start(coreCtx); err != nil {
-				errc <- fmt.Errorf("kubernetes controller: %w", err)
+				report(fmt.Errorf("kubernetes controller: %w", err))
 			}
 		}()
 	case s.tuner != nil:
-		go s.tuner.Run(coreCtx)
+		go func() {
+			defer close(tunerDone)
+			s.tuner.Run(coreCtx)
+		}()
+	default:
+		close(tunerDone)
 	}
 	go s.watchPolicyFile(coreCtx)
 	close(s.ready)
@@ -269,6 +287,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	wg.Wait()
 	stopCore()
+	<-tunerDone
 	<-s.core.Flushed()
 	<-colDone
 	if err := s.store.Close(); err != nil {
