@@ -183,7 +183,7 @@ func New(o Options) (*Controller, error) {
 	if err := mgr.Add(&deliverer{cache: mgr.GetCache(), core: o.Core, log: o.Logger.Named("deliver")}); err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(&tunerRunnable{c: c, tuner: c.tuner, log: o.Logger, reader: mgr.GetAPIReader()}); err != nil {
+	if err := mgr.Add(&tunerRunnable{c: c, tuner: c.tuner, log: o.Logger, reader: mgr.GetAPIReader(), namespace: o.Namespace}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -203,10 +203,11 @@ func (c *Controller) Elected() <-chan struct{} { return c.mgr.Elected() }
 
 // tunerRunnable runs the tuning loop on the leader only.
 type tunerRunnable struct {
-	c      *Controller
-	tuner  *tuner.Tuner
-	log    *zap.Logger
-	reader client.Reader
+	c         *Controller
+	tuner     *tuner.Tuner
+	log       *zap.Logger
+	reader    client.Reader
+	namespace string // "" when watching every namespace
 }
 
 func (t *tunerRunnable) NeedLeaderElection() bool { return true }
@@ -217,7 +218,11 @@ func (t *tunerRunnable) Start(ctx context.Context) error {
 	// The previous leader's decisions are in the policies' status: their times keep the
 	// cooldowns, so a failover does not repeat a change.
 	var list v1alpha1.TuningPolicyList
-	if err := t.reader.List(ctx, &list); err != nil {
+	var opts []client.ListOption
+	if t.namespace != "" {
+		opts = append(opts, client.InNamespace(t.namespace)) // namespaced RBAC allows no more
+	}
+	if err := t.reader.List(ctx, &list, opts...); err != nil {
 		return fmt.Errorf("read policies' last decisions: %w", err)
 	}
 	for _, tp := range list.Items {
