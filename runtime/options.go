@@ -326,8 +326,8 @@ func ParseBytes(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v <= 0 || math.IsInf(v, 0) || v*mult >= math.MaxInt64/2 {
-		return 0, fmt.Errorf("want a positive size such as 512MiB, 1Gi or 536870912")
+	if err != nil || math.IsNaN(v) || v*mult < 1 || math.IsInf(v, 0) || v*mult >= math.MaxInt64/2 {
+		return 0, fmt.Errorf("want a positive size of at least one byte, such as 512MiB, 1Gi or 536870912")
 	}
 	return int64(v * mult), nil
 }

@@ -102,7 +102,7 @@ type Plane struct {
 }
 
 // Start runs a core with an in-memory store.
-func Start(t *testing.T, cfg controlplane.Config) *Plane {
+func Start(t testing.TB, cfg controlplane.Config) *Plane {
 	t.Helper()
 	st := store.NewMemory()
 	core, err := controlplane.New(cfg, st, nil, nil)
@@ -120,7 +120,7 @@ func Start(t *testing.T, cfg controlplane.Config) *Plane {
 }
 
 // Serve serves a core's agent API on loopback until the test ends and returns its address.
-func Serve(t *testing.T, core *controlplane.Core) string {
+func Serve(t testing.TB, core *controlplane.Core) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -144,18 +144,18 @@ func Config() controlplane.Config {
 }
 
 // Connect runs the real agent client for a; the returned func disconnects it.
-func (p *Plane) Connect(t *testing.T, a agentclient.Agent, token string) (*agentclient.Client, context.CancelFunc) {
+func (p *Plane) Connect(t testing.TB, a agentclient.Agent, token string) (*agentclient.Client, context.CancelFunc) {
 	t.Helper()
 	return connect(t, p.Addr, a, token)
 }
 
 // Connect runs the real agent client for a against a core's address (see Serve).
-func Connect(t *testing.T, addr string, a agentclient.Agent) (*agentclient.Client, context.CancelFunc) {
+func Connect(t testing.TB, addr string, a agentclient.Agent) (*agentclient.Client, context.CancelFunc) {
 	t.Helper()
 	return connect(t, addr, a, "")
 }
 
-func connect(t *testing.T, addr string, a agentclient.Agent, token string) (*agentclient.Client, context.CancelFunc) {
+func connect(t testing.TB, addr string, a agentclient.Agent, token string) (*agentclient.Client, context.CancelFunc) {
 	c := agentclient.New(agentclient.Config{Endpoint: addr, Token: token, MinBackoff: 50 * time.Millisecond,
 		MaxBackoff: 200 * time.Millisecond}, a)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -168,7 +168,7 @@ func connect(t *testing.T, addr string, a agentclient.Agent, token string) (*age
 }
 
 // Eventually polls cond for up to 10 s.
-func Eventually(t *testing.T, what string, cond func() bool) {
+func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
