@@ -28,7 +28,7 @@ import (
 	"github.com/mcplane/mcp/tuner/signals"
 )
 
-func newTestStore(t *testing.T) (*signals.Store, func(signals.Config) (*signals.Store, error)) {
+func newTestStore(t testing.TB) (*signals.Store, func(signals.Config) (*signals.Store, error)) {
 	st, err := signals.NewStore(signals.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
