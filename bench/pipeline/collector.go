@@ -172,6 +172,7 @@ func startChild(ctx context.Context, command func(configFile string) *exec.Cmd, 
 	if cpuProfile != "" {
 		cmd.Env = append(cmd.Env, cpuProfileEnv+"="+cpuProfile)
 	}
+	dieWithParent(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		group.Close()

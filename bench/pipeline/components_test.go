@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/exporter/xexporter"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/pprofile"
@@ -100,4 +102,64 @@ func BenchmarkSignalsProfiles(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "profiles/s")
+}
+
+// BenchmarkSignalsProfilesMemory fills the process's store through the exporter as 100
+// services of 10 instances do in ten minutes — each instance a CPU and a heap upload every
+// 15 s, 130 of each kind per service — and reports the heap the profile summaries keep. Run
+// it alone, once (the store is the process's):
+//
+//	go test -run '^$' -bench SignalsProfilesMemory -benchtime 1x ./bench/pipeline
+func BenchmarkSignalsProfilesMemory(b *testing.B) {
+	const services, perService = 100, 130
+	src, err := newProfilesSource(context.Background(), time.Second, 1000, services)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var profiles []pprofile.Profiles
+	for svc := range services {
+		for k := range 2 {
+			req := pprofileotlp.NewExportRequest()
+			if err := req.UnmarshalProto(src.otlp[k][svc]); err != nil {
+				b.Fatal(err)
+			}
+			profiles = append(profiles, req.Profiles())
+		}
+	}
+	f := signalsexporter.NewFactory().(xexporter.Factory)
+	exp, err := f.CreateProfiles(context.Background(), exportertest.NewNopSettings(f.Type()), f.CreateDefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for range b.N {
+		total := services * 2 * perService
+		start := time.Now().Add(-10 * time.Minute)
+		for i := range total {
+			pd := profiles[i%len(profiles)]
+			setTime(pd, start.Add(time.Duration(i)*10*time.Minute/time.Duration(total)))
+			if err := exp.ConsumeProfiles(context.Background(), pd); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "MiB-kept")
+}
+
+// setTime dates every profile of pd at t, as the receiver dates an upload by its from.
+func setTime(pd pprofile.Profiles, t time.Time) {
+	ts := pcommon.NewTimestampFromTime(t)
+	for _, rp := range pd.ResourceProfiles().All() {
+		for _, sp := range rp.ScopeProfiles().All() {
+			for _, p := range sp.Profiles().All() {
+				p.SetTime(ts)
+			}
+		}
+	}
 }

@@ -23,7 +23,7 @@ const (
 // Variant is one pipeline the benchmark measures.
 type Variant struct {
 	// Name is workload/kind: metrics/baseline, metrics/mcp, profiles/baseline, profiles/mcp,
-	// profiles/pyroscope-nop.
+	// and the diagnostic profiles/pyroscope-nop and profiles/otlp-mcpsignals.
 	Name     string   `json:"name"`
 	Workload Workload `json:"workload"`
 	// MCP is true for the pipeline with MCP's components, compared with the baseline of its
@@ -49,12 +49,14 @@ var (
 	// ProfilesMCP takes the profiles as agents send them, Pyroscope uploads, through the
 	// pyroscope receiver into the mcpsignals exporter.
 	ProfilesMCP = Variant{Name: "profiles/mcp", Workload: Profiles, MCP: true, receiver: "pyroscope", exporters: []string{"mcpsignals"}}
-	// ProfilesPyroscopeNop splits ProfilesMCP's cost between the receiver and the exporter.
+	// ProfilesPyroscopeNop and ProfilesOTLPSignals split ProfilesMCP's cost between the
+	// receiver (the Pyroscope protocol: gzip, pprof, conversion) and the exporter.
 	ProfilesPyroscopeNop = Variant{Name: "profiles/pyroscope-nop", Workload: Profiles, Diagnostic: true, receiver: "pyroscope", exporters: []string{"nop"}}
+	ProfilesOTLPSignals  = Variant{Name: "profiles/otlp-mcpsignals", Workload: Profiles, Diagnostic: true, receiver: "otlp", exporters: []string{"mcpsignals"}}
 )
 
 // Variants are every variant of a round, in the first round's order.
-var Variants = []Variant{MetricsBaseline, MetricsMCP, ProfilesBaseline, ProfilesMCP, ProfilesPyroscopeNop}
+var Variants = []Variant{MetricsBaseline, MetricsMCP, ProfilesBaseline, ProfilesMCP, ProfilesPyroscopeNop, ProfilesOTLPSignals}
 
 // collectorConfig renders the collector configuration of v: mcp serve's embedded
 // configuration with the variant's receiver on addr (OTLP over HTTP, or Pyroscope), its

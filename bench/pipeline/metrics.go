@@ -64,12 +64,7 @@ func (s *metricsSource) request(sc *metricsScratch) ([]byte, int, error) {
 	n := int64(i / uint64(s.instances))
 	s.tmpl.CopyTo(sc.md)
 	rm := sc.md.ResourceMetrics().At(0)
-	svc, id := instanceName(inst, s.services)
-	attrs := rm.Resource().Attributes()
-	attrs.PutStr("service.name", svc)
-	attrs.PutStr("service.instance.id", id)
-	attrs.PutStr("host.name", fmt.Sprintf("node-%02d", inst%40))
-	attrs.PutInt("process.pid", int64(1000+inst))
+	s.identify(rm, inst)
 	start := pcommon.NewTimestampFromTime(s.base)
 	ts := pcommon.NewTimestampFromTime(s.base.Add(time.Duration(n+1) * exportInterval))
 	grow := float64(n + 1)
@@ -80,6 +75,16 @@ func (s *metricsSource) request(sc *metricsScratch) ([]byte, int, error) {
 	}
 	body, err := pmetricotlp.NewExportRequestFromMetrics(sc.md).MarshalProto()
 	return body, s.points, err
+}
+
+// identify gives rm the resource attributes of instance inst.
+func (s *metricsSource) identify(rm pmetric.ResourceMetrics, inst int) {
+	svc, id := instanceName(inst, s.services)
+	attrs := rm.Resource().Attributes()
+	attrs.PutStr("service.name", svc)
+	attrs.PutStr("service.instance.id", id)
+	attrs.PutStr("host.name", fmt.Sprintf("node-%02d", inst%40))
+	attrs.PutInt("process.pid", int64(1000+inst))
 }
 
 // instanceName names instance i of a fleet of services: svc-007 / svc-007-0042.

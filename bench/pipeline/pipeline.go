@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func storeNote(r RunResult) string {
 	if r.Store == nil {
 		return ""
 	}
-	return fmt.Sprintf("  store: %d points, %d uploads, %d instances", r.Store.MetricPoints, r.Store.ProfileUploads, r.Store.Instances)
+	return fmt.Sprintf("  store: %d points, %d instances, %d profiles, %d services", r.Store.MetricPoints, r.Store.Instances, r.Store.ProfileUploads, r.Store.Services)
 }
 
 // runOne runs one variant: a fresh collector process, warm-up, the measured window, stop.
@@ -135,13 +136,16 @@ func runOne(ctx context.Context, cfg Config, v Variant, round int, tmpl pmetric.
 	var newRequest func() requestFunc
 	switch {
 	case v.Workload == Metrics:
-		src := newMetricsSource(tmpl, cfg.Instances, cfg.Services, time.Now().Add(-time.Hour))
+		src, err := newFastMetrics(newMetricsSource(tmpl, cfg.Instances, cfg.Services, time.Now().Add(-time.Hour)))
+		if err != nil {
+			return res, err
+		}
 		url := "http://" + addrs[0] + "/v1/metrics"
 		newRequest = func() requestFunc {
-			sc := src.scratch()
 			return func() (string, string, []byte, int, error) {
-				body, n, err := src.request(sc)
-				return url, "application/x-protobuf", body, n, err
+				// A new body each time: the transport may still hold the last one.
+				body, n := src.request(nil)
+				return url, "application/x-protobuf", body, n, nil
 			}
 		}
 	case v.receiver == "otlp":
@@ -187,14 +191,14 @@ func runOne(ctx context.Context, cfg Config, v Variant, round int, tmpl pmetric.
 	}
 	res.MemoryPeakBytes = s1.MemoryPeakBytes
 	if d.Refused > 0 {
-		res.LastRefusal = load.refusal()
+		res.LastRefusal = strings.TrimSpace(load.refusal())
 	}
 	stopped = true
 	final, err := c.stop()
 	if err != nil {
 		return res, err
 	}
-	if v.MCP {
+	if slices.Contains(v.exporters, "mcpsignals") {
 		res.Store = &StoreCounts{MetricPoints: final.MetricPoints, ProfileUploads: final.ProfileUploads, Instances: final.Instances, Services: final.Services}
 	}
 	return res, nil

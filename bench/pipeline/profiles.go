@@ -228,14 +228,19 @@ func setPyroscopeEndpoint(cfg any, addr string) error {
 	return nil
 }
 
-// captureProfiles profiles busy work for d: a gzipped pprof CPU profile, as
-// runtime/pprof writes it, and the heap profile that follows it.
+// captureProfiles profiles busy work for d of CPU time: a gzipped pprof CPU profile, as
+// runtime/pprof writes it, and the heap profile that follows it. CPU time rather than wall
+// time, so that a busy machine does not make a smaller profile (about 100 samples per
+// second of CPU).
 func captureProfiles(d time.Duration) (cpu, heap []byte, err error) {
 	var cpuBuf bytes.Buffer
 	if err := pprof.StartCPUProfile(&cpuBuf); err != nil {
 		return nil, nil, fmt.Errorf("profile the benchmark's own work (is CPU profiling on already, e.g. go test -cpuprofile?): %w", err)
 	}
-	busy(time.Now().Add(d))
+	until := processCPUSeconds() + d.Seconds()
+	for deadline := time.Now().Add(10 * d); processCPUSeconds() < until && time.Now().Before(deadline); {
+		busy(time.Now().Add(50 * time.Millisecond))
+	}
 	pprof.StopCPUProfile()
 	var heapBuf bytes.Buffer
 	if err := pprof.Lookup("heap").WriteTo(&heapBuf, 0); err != nil {

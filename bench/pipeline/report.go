@@ -48,7 +48,9 @@ type RunResult struct {
 
 // StoreCounts are the tuner store's counters at the end of a run.
 type StoreCounts struct {
-	MetricPoints   uint64 `json:"metric_points"`
+	MetricPoints uint64 `json:"metric_points"`
+	// ProfileUploads is mcp_profiles_received_total, which counts one per profile (sample
+	// type) summarised: a heap upload counts four.
 	ProfileUploads uint64 `json:"profile_uploads"`
 	Instances      int    `json:"instances"`
 	Services       int    `json:"services"`

@@ -25,11 +25,12 @@ func newBenchPipelineCmd() *cobra.Command {
 		Long: `Measures metric points/s and profiles/s through the collector on one core, with and
 without MCP's components, in one run:
 
-  metrics/baseline        otlp → memory_limiter → batch → nop
-  metrics/mcp             the same, with the mcpsignals exporter added (as in mcp serve)
-  profiles/baseline       OTLP profiles: otlp → memory_limiter → nop
-  profiles/mcp            Pyroscope uploads: pyroscope → memory_limiter → mcpsignals
-  profiles/pyroscope-nop  Pyroscope uploads into nop (splits profiles/mcp's cost)
+  metrics/baseline          otlp → memory_limiter → batch → nop
+  metrics/mcp               the same, with the mcpsignals exporter added (as in mcp serve)
+  profiles/baseline         OTLP profiles: otlp → memory_limiter → nop
+  profiles/mcp              Pyroscope uploads: pyroscope → memory_limiter → mcpsignals
+  profiles/pyroscope-nop    Pyroscope uploads into nop     (diagnostic: these two split
+  profiles/otlp-mcpsignals  OTLP profiles into mcpsignals   profiles/mcp's cost)
 
 Each pipeline runs in a fresh collector process (this binary, from the distribution's
 factories and mcp serve's processor settings) in a cgroup with a one-core quota and
@@ -86,7 +87,10 @@ Needs root on Linux (it creates cgroups).`,
 				return exec.Command(exe, append(slices.Clone(path), "--collector-config", configFile)...)
 			}
 			cfg.Progress = cmd.ErrOrStderr()
-			rep, err := pipeline.Run(cmd.Context(), cfg)
+			// Interrupted, Run stops its collector processes and removes their cgroups.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			rep, err := pipeline.Run(ctx, cfg)
 			if err != nil {
 				return fmt.Errorf("pipeline benchmark: %w", err)
 			}

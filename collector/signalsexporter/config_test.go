@@ -30,7 +30,7 @@ func TestUnmarshalConfig(t *testing.T) {
 	require.NoError(t, cm.Unmarshal(&cfg))
 	assert.Equal(t, &Config{
 		Store: signals.Config{MaxInstances: 500, MaxSamples: 30, InstanceTTL: 2 * time.Minute,
-			Profiles: signals.ProfileConfig{Window: 5 * time.Minute, MaxServices: 50, MaxFunctions: 100, MaxUploads: 10}},
+			Profiles: signals.ProfileConfig{Window: 5 * time.Minute, MaxServices: 50, MaxFunctions: 100}},
 		InstanceAttribute: "k8s.pod.name",
 		ServerSpansOnly:   false,
 		HTTPMetric:        "http.server.duration",

@@ -106,16 +106,31 @@ func number(dp pmetric.NumberDataPoint) float64 {
 	return dp.DoubleValue()
 }
 
+// cpuClasses are the go.cpu.class values of mcp.go.cpu.time the store reads, in a fixed
+// order, with their counter names built once rather than per data point; other classes are
+// skipped.
+var cpuClasses = [...]struct{ class, counter string }{
+	{"gc", signals.CounterCPUGC}, {"gc.mark.assist", signals.CounterCPUGCAssist},
+	{"total", signals.CounterCPUTotal}, {"idle", signals.CounterCPUIdle},
+}
+
 // observation gathers one ResourceMetrics into an Observation at its newest timestamp.
+// It runs once per export of every instance, so it allocates only the observation's maps,
+// sized for the agent's metric set: loops index the pdata slices (a range-over-func loop
+// body is a closure, allocated when the iterator is not inlined) and names are constants.
 func (e *signalsExporter) observation(k signals.Key, rm pmetric.ResourceMetrics) signals.Observation {
-	o := signals.Observation{Gauges: map[string]float64{}, Counters: map[string]signals.Cumulative{}, Histograms: map[string]signals.Histogram{}}
+	o := signals.Observation{Gauges: make(map[string]float64, len(gauges)), Counters: make(map[string]signals.Cumulative, len(counters)+len(cpuClasses))}
+	var newest pcommon.Timestamp
 	latest := func(ts pcommon.Timestamp) {
-		if t := ts.AsTime(); t.After(o.Time) {
-			o.Time = t
+		if ts > newest {
+			newest = ts
 		}
 	}
-	for _, sm := range rm.ScopeMetrics().All() {
-		for _, m := range sm.Metrics().All() {
+	sms := rm.ScopeMetrics()
+	for i := 0; i < sms.Len(); i++ {
+		ms := sms.At(i).Metrics()
+		for j := 0; j < ms.Len(); j++ {
+			m := ms.At(j)
 			name := m.Name()
 			switch {
 			case gauges[name]:
@@ -130,50 +145,81 @@ func (e *signalsExporter) observation(k signals.Key, rm pmetric.ResourceMetrics)
 					continue
 				}
 				var sum float64
-				for _, dp := range pts.All() {
+				for p := 0; p < pts.Len(); p++ {
+					dp := pts.At(p)
 					sum += number(dp)
 					latest(dp.Timestamp())
 				}
 				if pts.Len() > 0 {
 					o.Gauges[name] = sum
 				}
-			case counters[name] || name == cpuTimeMetric:
+			case counters[name]:
+				if m.Type() != pmetric.MetricTypeSum || m.Sum().DataPoints().Len() == 0 {
+					continue
+				}
+				// Points split by other attributes (process.cpu.time by cpu.mode) add up.
+				pts := m.Sum().DataPoints()
+				var c signals.Cumulative
+				for p := 0; p < pts.Len(); p++ {
+					dp := pts.At(p)
+					c.Value += number(dp)
+					c.Start = dp.StartTimestamp().AsTime()
+					latest(dp.Timestamp())
+				}
+				if m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityDelta {
+					c = e.accumulate(k, name, c.Value)
+				}
+				o.Counters[name] = c
+			case name == cpuTimeMetric:
 				if m.Type() != pmetric.MetricTypeSum {
 					continue
 				}
-				delta := m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityDelta
-				// Points split by other attributes (process.cpu.time by cpu.mode) add up.
-				sums := map[string]signals.Cumulative{}
-				for _, dp := range m.Sum().DataPoints().All() {
-					cname := name
-					if name == cpuTimeMetric {
-						class, ok := dp.Attributes().Get("go.cpu.class")
-						if !ok {
-							continue
+				var sums [len(cpuClasses)]signals.Cumulative
+				var seen [len(cpuClasses)]bool
+				pts := m.Sum().DataPoints()
+				for p := 0; p < pts.Len(); p++ {
+					dp := pts.At(p)
+					class, ok := dp.Attributes().Get("go.cpu.class")
+					if !ok {
+						continue
+					}
+					for ci, cc := range cpuClasses {
+						if cc.class == class.Str() {
+							sums[ci].Value += number(dp)
+							sums[ci].Start = dp.StartTimestamp().AsTime()
+							seen[ci] = true
+							latest(dp.Timestamp())
+							break
 						}
-						cname = name + "/" + class.Str()
 					}
-					c := sums[cname]
-					c.Value += number(dp)
-					c.Start = dp.StartTimestamp().AsTime()
-					sums[cname] = c
-					latest(dp.Timestamp())
 				}
-				for cname, c := range sums {
-					if delta {
-						c = e.accumulate(k, cname, c.Value)
+				delta := m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityDelta
+				for ci, cc := range cpuClasses {
+					if !seen[ci] {
+						continue
 					}
-					o.Counters[cname] = c
+					c := sums[ci]
+					if delta {
+						c = e.accumulate(k, cc.counter, c.Value)
+					}
+					o.Counters[cc.counter] = c
 				}
 			case name == e.cfg.HTTPMetric && m.Type() == pmetric.MetricTypeHistogram:
 				if h, ok := e.histogram(k, m.Histogram()); ok {
+					if o.Histograms == nil {
+						o.Histograms = make(map[string]signals.Histogram, 1)
+					}
 					o.Histograms[signals.HistogramHTTPServer] = h
-					for _, dp := range m.Histogram().DataPoints().All() {
-						latest(dp.Timestamp())
+					pts := m.Histogram().DataPoints()
+					for p := 0; p < pts.Len(); p++ {
+						latest(pts.At(p).Timestamp())
 					}
 				}
 			}
 		}
+	}
+	if newest != 0 {
+		o.Time = newest.AsTime()
 	}
 	return o
 }
@@ -329,46 +375,65 @@ func (e *signalsExporter) consumeProfiles(_ context.Context, pd pprofile.Profile
 		return strs.At(int(i))
 	}
 	funcs, locs, stacks := dict.FunctionTable(), dict.LocationTable(), dict.StackTable()
+	// The profiles of one upload (a heap profile's four sample types) share the dictionary,
+	// so each stack's frames are resolved once and reused; the store does not keep them.
+	cache := make([][]string, stacks.Len())
+	resolved := make([]bool, stacks.Len())
 	frames := func(stackIndex int32) []string {
 		if stackIndex < 0 || int(stackIndex) >= stacks.Len() {
 			return nil
 		}
-		var out []string
-		for _, li := range stacks.At(int(stackIndex)).LocationIndices().All() {
-			if li < 0 || int(li) >= locs.Len() {
+		if resolved[stackIndex] {
+			return cache[stackIndex]
+		}
+		li := stacks.At(int(stackIndex)).LocationIndices()
+		out := make([]string, 0, li.Len())
+		for i := 0; i < li.Len(); i++ {
+			l := li.At(i)
+			if l < 0 || int(l) >= locs.Len() {
 				continue
 			}
 			// Inlined calls are lines of one location, innermost first.
-			for _, line := range locs.At(int(li)).Lines().All() {
-				fi := line.FunctionIndex()
+			lines := locs.At(int(l)).Lines()
+			for j := 0; j < lines.Len(); j++ {
+				fi := lines.At(j).FunctionIndex()
 				if fi < 0 || int(fi) >= funcs.Len() {
 					continue
 				}
 				out = append(out, str(funcs.At(int(fi)).NameStrindex()))
 			}
 		}
+		cache[stackIndex], resolved[stackIndex] = out, true
 		return out
 	}
-	for _, rp := range pd.ResourceProfiles().All() {
+	rps := pd.ResourceProfiles()
+	for r := 0; r < rps.Len(); r++ {
+		rp := rps.At(r)
 		svc, ok := rp.Resource().Attributes().Get("service.name")
 		if !ok || svc.Str() == "" {
 			e.store.Drop("no_service_name", 1)
 			continue
 		}
-		for _, sp := range rp.ScopeProfiles().All() {
-			for _, p := range sp.Profiles().All() {
+		sps := rp.ScopeProfiles()
+		for i := 0; i < sps.Len(); i++ {
+			ps := sps.At(i).Profiles()
+			for j := 0; j < ps.Len(); j++ {
+				p := ps.At(j)
 				typ := profileType(str(p.SampleType().TypeStrindex()))
 				if typ == "" {
 					continue
 				}
 				unit := str(p.SampleType().UnitStrindex())
-				stacksOut := make([]signals.Stack, 0, p.Samples().Len())
-				for _, s := range p.Samples().All() {
+				samples := p.Samples()
+				stacksOut := make([]signals.Stack, 0, samples.Len())
+				for k := 0; k < samples.Len(); k++ {
+					smp := samples.At(k)
 					var v int64
-					for _, x := range s.Values().All() {
-						v += x
+					vals := smp.Values()
+					for x := 0; x < vals.Len(); x++ {
+						v += vals.At(x)
 					}
-					stacksOut = append(stacksOut, signals.Stack{Frames: frames(s.StackIndex()), Value: v})
+					stacksOut = append(stacksOut, signals.Stack{Frames: frames(smp.StackIndex()), Value: v})
 				}
 				e.store.Count("profiles", len(stacksOut))
 				at := p.Time().AsTime()

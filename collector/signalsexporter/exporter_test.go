@@ -244,8 +244,8 @@ func TestPyroscopeProfilesBecomeSummaries(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		churnAllocations()
-		cpuTop, okCPU := st.Profiles().Top("proftest", "cpu", time.Now(), 50)
-		allocTop, okAlloc := st.Profiles().Top("proftest", "alloc_space", time.Now(), 50)
+		cpuTop, okCPU := st.Profiles().Top("proftest", "cpu", time.Now(), 1000)
+		allocTop, okAlloc := st.Profiles().Top("proftest", "alloc_space", time.Now(), 1000)
 		if okCPU && okAlloc && hasFunction(cpuTop, "churnAllocations") && hasFunction(allocTop, "churnAllocations") && cpuTop.GC.Total > 0 {
 			break
 		}

@@ -167,7 +167,11 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.otelcol, err = otelcol.NewCollector(distribution.Settings([]string{"yaml:" + text})); err != nil {
+		set := distribution.Settings([]string{"yaml:" + text})
+		// The collector would replace gRPC's process-wide logger while the agent server
+		// already uses it: a data race, and the agent server's logs are ours to route.
+		set.SkipSettingGRPCLogger = true
+		if s.otelcol, err = otelcol.NewCollector(set); err != nil {
 			return nil, fmt.Errorf("embedded collector: %w", err)
 		}
 	}

@@ -8,7 +8,7 @@ import "github.com/prometheus/client_golang/prometheus"
 //	mcp_signals_dropped_total{reason}   what was not used, and why
 //	mcp_signals_instances               instances with signal windows
 //	mcp_signals_evicted_total           instances evicted to stay within max_instances
-//	mcp_profiles_received_total{service} profile uploads summarised, by service
+//	mcp_profiles_received_total{service} profiles summarised, by service (one per sample type of an upload)
 type Collector struct{ s *Store }
 
 // NewCollector returns a Prometheus collector for s.
@@ -19,7 +19,7 @@ var (
 	descDropped   = prometheus.NewDesc("mcp_signals_dropped_total", "Telemetry not used for tuner signals, by reason.", []string{"reason"}, nil)
 	descInstances = prometheus.NewDesc("mcp_signals_instances", "Instances with signal windows.", nil, nil)
 	descEvicted   = prometheus.NewDesc("mcp_signals_evicted_total", "Instances evicted to stay within max_instances.", nil, nil)
-	descProfiles  = prometheus.NewDesc("mcp_profiles_received_total", "Profile uploads summarised, by service.", []string{"service"}, nil)
+	descProfiles  = prometheus.NewDesc("mcp_profiles_received_total", "Profiles summarised, by service (one per sample type of each upload).", []string{"service"}, nil)
 )
 
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {

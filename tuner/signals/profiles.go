@@ -19,14 +19,12 @@ type ProfileConfig struct {
 	// MaxFunctions is how many functions each upload keeps (its top by flat and cumulative
 	// value); the rest count in the totals only.
 	MaxFunctions int `mapstructure:"max_functions" yaml:"max_functions"`
-	// MaxUploads is how many uploads per service and profile type are kept in the window.
-	MaxUploads int `mapstructure:"max_uploads" yaml:"max_uploads"`
 }
 
 // DefaultProfileConfig: the last 10 minutes of up to 1,000 services, 500 functions per
 // upload, 120 uploads per service and type.
 func DefaultProfileConfig() ProfileConfig {
-	return ProfileConfig{Window: 10 * time.Minute, MaxServices: 1000, MaxFunctions: 500, MaxUploads: 120}
+	return ProfileConfig{Window: 10 * time.Minute, MaxServices: 1000, MaxFunctions: 500}
 }
 
 // Validate checks the bounds; errors name the key.
@@ -40,9 +38,6 @@ func (c ProfileConfig) Validate() error {
 	}
 	if c.MaxFunctions < 1 {
 		errs = append(errs, fmt.Errorf("profiles.max_functions: %d, want at least 1", c.MaxFunctions))
-	}
-	if c.MaxUploads < 1 {
-		errs = append(errs, fmt.Errorf("profiles.max_uploads: %d, want at least 1", c.MaxUploads))
 	}
 	return errors.Join(errs...)
 }
@@ -100,13 +95,23 @@ type serviceProfiles struct {
 	uploads uint64
 }
 
+// upload is the summary of the uploads of one service and type in one bucket of the
+// window (Window / profileBuckets long): their totals, GC shares and the top functions of
+// their merged flat and cumulative values. Merging keeps memory at profileBuckets summaries
+// per service and type however many instances upload, where keeping every upload grew to
+// max_services × 5 types × max_uploads summaries (244 MiB for 100 services of 10
+// instances: BenchmarkSignalsProfilesMemory in bench/pipeline).
 type upload struct {
-	at        time.Time
+	at        time.Time // the bucket's start
+	uploads   int
 	unit      string
 	total     int64
 	gc        [3]int64 // worker, assist, malloc
 	flat, cum map[string]int64
 }
+
+// profileBuckets is how many buckets the window is cut into: the summaries' time resolution.
+const profileBuckets = 10
 
 func newProfiles(cfg ProfileConfig) *Profiles {
 	return &Profiles{cfg: cfg, services: map[string]*serviceProfiles{}}
@@ -156,6 +161,13 @@ func (p *Profiles) Add(service, typ, unit string, at time.Time, stacks []Stack) 
 	trimTop(u.flat, p.cfg.MaxFunctions)
 	trimTop(u.cum, p.cfg.MaxFunctions)
 
+	width := p.cfg.Window / profileBuckets
+	if width <= 0 {
+		width = p.cfg.Window
+	}
+	u.at = at.Truncate(width)
+	u.uploads = 1
+
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sp, ok := p.services[service]
@@ -173,15 +185,44 @@ func (p *Profiles) Add(service, typ, unit string, at time.Time, stacks []Stack) 
 		sp = &serviceProfiles{types: map[string][]upload{}}
 		p.services[service] = sp
 	}
-	sp.seen = at
+	if at.After(sp.seen) {
+		sp.seen = at
+	}
 	sp.uploads++
-	ups := append(sp.types[typ], u)
-	// Keep the window and the count bound.
+	buckets := sp.types[typ]
+	for i := range buckets {
+		if b := &buckets[i]; b.at.Equal(u.at) {
+			b.merge(u, p.cfg.MaxFunctions)
+			return
+		}
+	}
+	buckets = append(buckets, u)
+	sort.Slice(buckets, func(i, j int) bool { return buckets[i].at.Before(buckets[j].at) })
+	// Keep the window: buckets older than it, or beyond profileBuckets+1, go.
+	newest := buckets[len(buckets)-1].at
 	cut := 0
-	for cut < len(ups) && (at.Sub(ups[cut].at) > p.cfg.Window || len(ups)-cut > p.cfg.MaxUploads) {
+	for cut < len(buckets) && (newest.Sub(buckets[cut].at) > p.cfg.Window || len(buckets)-cut > profileBuckets+1) {
 		cut++
 	}
-	sp.types[typ] = append([]upload(nil), ups[cut:]...)
+	sp.types[typ] = append(buckets[:0:0], buckets[cut:]...)
+}
+
+// merge adds upload o into bucket b and keeps b's top n functions.
+func (b *upload) merge(o upload, n int) {
+	b.uploads += o.uploads
+	b.unit = o.unit
+	b.total += o.total
+	for i := range b.gc {
+		b.gc[i] += o.gc[i]
+	}
+	for k, v := range o.flat {
+		b.flat[k] += v
+	}
+	for k, v := range o.cum {
+		b.cum[k] += v
+	}
+	trimTop(b.flat, n)
+	trimTop(b.cum, n)
 }
 
 // trimTop keeps the n largest entries of m.
@@ -221,7 +262,7 @@ func (p *Profiles) Top(service, typ string, now time.Time, n int) (ProfileTop, b
 		if now.Sub(u.at) > p.cfg.Window {
 			continue
 		}
-		top.Uploads++
+		top.Uploads += u.uploads
 		top.Unit = u.unit
 		top.Total += u.total
 		for i := range gc {
