@@ -7,7 +7,7 @@ set -euo pipefail
 declare -A want=(
   [prometheus]=prometheus
   [promtool]=prometheus
-  [alertmanager]=prometheus-alertmanager
+  [prometheus-alertmanager]=prometheus-alertmanager
   [amtool]=prometheus-alertmanager
   [chromium]=chromium
 )

@@ -184,13 +184,12 @@ func (a *Agent) initKnobs() {
 }
 
 // liveKnobs reads the knobs in effect from the Go runtime.
+//
+// GOGC is read from runtime/metrics: debug.SetGCPercent has no read-only form, and setting
+// it to read it would turn the GC off for a moment (and stop the world twice) on every
+// scrape, export and heartbeat. debug.SetMemoryLimit with a negative value only reads.
 func (a *Agent) liveKnobs() Knobs {
-	gogc := debug.SetGCPercent(-1)
-	debug.SetGCPercent(gogc)
-	if gogc < 0 {
-		gogc = GOGCOff
-	}
-	return Knobs{GOGC: gogc, MemoryLimit: debug.SetMemoryLimit(-1), GOMAXPROCS: goruntime.GOMAXPROCS(0)}
+	return Knobs{GOGC: currentGOGC(), MemoryLimit: debug.SetMemoryLimit(-1), GOMAXPROCS: goruntime.GOMAXPROCS(0)}
 }
 
 // readLimitsLocked re-reads the container limits. A malformed cgroup file is logged once

@@ -119,6 +119,17 @@ func (s *sampler) summary() RuntimeSummary {
 	return r
 }
 
+// currentGOGC reads GOGC without changing it; GOGCOff when it is off.
+func currentGOGC() int {
+	s := [1]metrics.Sample{{Name: mGOGC}}
+	metrics.Read(s[:])
+	v := s[0].Value.Uint64()
+	if v > math.MaxInt32 { // off is reported as -1 in a uint64
+		return GOGCOff
+	}
+	return int(v)
+}
+
 // liveHeap reads only the live heap; it runs after every GC cycle, so it stays cheap.
 func liveHeap() int64 {
 	s := [1]metrics.Sample{{Name: mLiveHeap}}

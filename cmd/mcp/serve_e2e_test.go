@@ -96,9 +96,8 @@ func TestServeWithDemoapp(t *testing.T) {
 
 	serve.Kill() // kill -9
 	time.Sleep(1500 * time.Millisecond)
-	if gogc() != "150" {
-		t.Errorf("after kill -9 of mcp, GOGC = %q, want 150 kept", gogc())
-	}
+	// One scrape can fail on a loaded machine; a knob that changed would stay changed.
+	waitFor("GOGC 150 kept after kill -9 of mcp", 5*time.Second, func() bool { return gogc() == "150" })
 	if _, err := e2e.Get("http://" + demoAddr + "/work"); err != nil {
 		t.Errorf("demoapp stopped serving without mcp: %v", err)
 	}
@@ -120,9 +119,7 @@ func TestServeWithDemoapp(t *testing.T) {
 	if d := decisions.Decisions[0]; *d.Knobs.GOGC != 150 || d.Acks.Applied != 1 {
 		t.Errorf("decision after restart = %+v", d)
 	}
-	if gogc() != "150" {
-		t.Errorf("GOGC after mcp restart = %q", gogc())
-	}
+	waitFor("GOGC 150 after the restart", 5*time.Second, func() bool { return gogc() == "150" })
 
 	demoProc.Kill()
 	waitFor("demoapp suspect", 10*time.Second, func() bool {

@@ -61,7 +61,7 @@
 // it emits:
 //
 //   - mcp_pyroscope_rejected_requests (exported to Prometheus as
-//     mcp_pyroscope_rejected_requests_total): uploads answered with an error,
+//     mcp_pyroscope_rejected_requests): uploads answered with an error,
 //     by reason (malformed_name, malformed_parameter, malformed_body,
 //     malformed_profile, unsupported_format, method_not_allowed,
 //     too_many_labels, label_too_long, stack_too_deep, body_too_large,

@@ -27,7 +27,7 @@ const (
 	// and spans.
 	formatPprof = "pprof"
 	// rejectedRequestsMetric counts uploads answered with an error, by
-	// reason; Prometheus exports it as mcp_pyroscope_rejected_requests_total.
+	// reason; Prometheus exports it as mcp_pyroscope_rejected_requests.
 	rejectedRequestsMetric = "mcp_pyroscope_rejected_requests"
 	scopeName              = "github.com/mcplane/mcp/collector/pyroscopereceiver"
 )

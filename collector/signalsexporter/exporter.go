@@ -221,6 +221,10 @@ func (e *signalsExporter) observation(k signals.Key, rm pmetric.ResourceMetrics)
 	if newest != 0 {
 		o.Time = newest.AsTime()
 	}
+	// The OpenTelemetry runtime instrumentation reports GOGC=off as the largest int64.
+	if g, ok := o.Gauges[signals.GaugeGOGC]; ok && g > 1e9 {
+		o.Gauges[signals.GaugeGOGC] = -1
+	}
 	return o
 }
 

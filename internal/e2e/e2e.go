@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,7 +38,7 @@ func Build(pkg string) (string, error) {
 	v, _ := buildOnce.LoadOrStore(pkg, &buildResult{})
 	r := v.(*buildResult)
 	r.once.Do(func() {
-		dir, err := os.MkdirTemp("", "mcp-e2e-bin-")
+		dir, err := binDir()
 		if err != nil {
 			r.err = err
 			return
@@ -55,6 +56,32 @@ func Build(pkg string) (string, error) {
 		}
 	})
 	return r.path, r.err
+}
+
+var (
+	binDirOnce sync.Once
+	binDirPath string
+	binDirErr  error
+)
+
+// binDir is this process's directory for built binaries, mcp-e2e-bin-<pid> under the temp
+// directory. Those of processes no longer running are removed first: test binaries have no
+// hook that runs after their last test, so each one cleans up after the ones before it.
+func binDir() (string, error) {
+	binDirOnce.Do(func() {
+		base := os.TempDir()
+		old, _ := filepath.Glob(filepath.Join(base, "mcp-e2e-bin-*"))
+		for _, d := range old {
+			pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "mcp-e2e-bin-"))
+			if err != nil || syscall.Kill(pid, 0) == nil {
+				continue // not ours, or its process still runs
+			}
+			_ = os.RemoveAll(d)
+		}
+		binDirPath = filepath.Join(base, fmt.Sprintf("mcp-e2e-bin-%d", os.Getpid()))
+		binDirErr = os.MkdirAll(binDirPath, 0o755)
+	})
+	return binDirPath, binDirErr
 }
 
 // MustBuild is Build for tests.

@@ -60,5 +60,5 @@ func controlPlane() *dashboard.DashboardBuilder {
 		WithPanel(ts("Profiles received", "Profile uploads summarised per second, by service.", "ops",
 			t("sum by (service) ("+rate("mcp_profiles_received_total")+")", "{{service}}")).Span(12)).
 		WithPanel(ts("Profile uploads rejected", "Pyroscope-protocol uploads answered with an error per second, by reason.", "ops",
-			t("sum by (reason) ("+rate("mcp_pyroscope_rejected_requests_total")+")", "{{reason}}")).Span(12))
+			t("sum by (reason) ("+rate("mcp_pyroscope_rejected_requests")+")", "{{reason}}")).Span(12))
 }
