@@ -364,7 +364,7 @@ func parseMemLimit(s string) (*int64, *float64, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v <= 0 || math.IsInf(v, 0) || v*mult > math.MaxInt64/2 {
+	if err != nil || math.IsNaN(v) || v*mult < 1 || math.IsInf(v, 0) || v*mult > math.MaxInt64/2 {
 		return nil, nil, bad
 	}
 	b := int64(v * mult)
