@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -54,20 +53,7 @@ well below what saturates the machine.`,
 			if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
 				return err
 			}
-			if jsonPath != "" {
-				f, err := os.Create(jsonPath)
-				if err != nil {
-					return fmt.Errorf("--json %s: %w", jsonPath, err)
-				}
-				if err := rep.WriteJSON(f); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return fmt.Errorf("--json %s: %w", jsonPath, err)
-				}
-			}
-			return nil
+			return writeReportFile(jsonPath, rep.WriteJSON)
 		},
 	}
 	f := cmd.Flags()

@@ -70,20 +70,7 @@ idle CPU under 5% of a core; peak RSS at most 512 MiB.`,
 			if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
 				return err
 			}
-			if jsonPath != "" {
-				f, err := os.Create(jsonPath)
-				if err != nil {
-					return fmt.Errorf("--json %s: %w", jsonPath, err)
-				}
-				if err := rep.WriteJSON(f); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return fmt.Errorf("--json %s: %w", jsonPath, err)
-				}
-			}
-			return nil
+			return writeReportFile(jsonPath, rep.WriteJSON)
 		},
 	}
 	f := cmd.Flags()
