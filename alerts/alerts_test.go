@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcplane/mcp/internal/promqlscan"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -166,10 +168,10 @@ func TestRuleConventions(t *testing.T) {
 	var alerts, records int
 	for _, r := range rules {
 		name := r.File + ": " + r.Name()
-		for _, s := range selectors(r.Expr) {
+		for _, s := range promqlscan.Selectors(r.Expr) {
 			// The scope convention: one job!="" matcher that users replace to scope the rules.
-			if !strings.Contains(s.matchers, `job!=""`) {
-				t.Errorf("%s: selector %s{%s} lacks the job!=\"\" matcher", name, s.name, s.matchers)
+			if !strings.Contains(s.Matchers, `job!=""`) {
+				t.Errorf("%s: selector %s{%s} lacks the job!=\"\" matcher", name, s.Name, s.Matchers)
 			}
 		}
 		if r.Record != "" {
@@ -304,13 +306,5 @@ func TestRulesListsEveryRule(t *testing.T) {
 		if r.Expr == "" || r.Group == "" || r.File == "" {
 			t.Errorf("%+v: missing expr, group or file", r)
 		}
-	}
-}
-
-func TestSelectors(t *testing.T) {
-	got := selectors(`sum by (namespace, job) (rate(a_total{job!="",code=~"5.."}[5m] offset 1h)) / on (job) group_left (x) b{job="}{"} and c > bool 2 * vector(1) unless {__name__="d"}`)
-	want := []selector{{"a_total", `job!="",code=~"5.."`}, {"b", `job="}{"`}, {"c", ""}, {"", `__name__="d"`}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("selectors = %q, want %q", got, want)
 	}
 }

@@ -7,11 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mcplane/mcp/internal/promqlscan"
 
 	"github.com/mcplane/mcp/dashboards/internal/boards"
 )
@@ -216,18 +217,18 @@ func lint(file string, raw []byte) []string {
 				for _, m := range variable.FindAllStringSubmatch(tg.Expr, -1) {
 					used[m[1]+m[2]] = true
 				}
-				sels := selectors(tg.Expr)
+				sels := promqlscan.Selectors(tg.Expr)
 				if len(sels) == 0 {
 					fail("%s: no selector in %q", where, tg.Expr)
 				}
 				for _, s := range sels {
 					for _, want := range []string{`job=~"$job"`, `instance=~"$instance"`} {
-						if !strings.Contains(s.matchers, want) {
-							fail("%s: selector %s{%s} lacks %s", where, s.name, s.matchers, want)
+						if !strings.Contains(s.Matchers, want) {
+							fail("%s: selector %s{%s} lacks %s", where, s.Name, s.Matchers, want)
 						}
 					}
-					if strings.HasSuffix(s.name, "_total") && !s.ranged {
-						fail("%s: counter %s is not used with rate or increase", where, s.name)
+					if strings.HasSuffix(s.Name, "_total") && !s.Ranged {
+						fail("%s: counter %s is not used with rate or increase", where, s.Name)
 					}
 				}
 				for _, r := range rangeSelector.FindAllString(tg.Expr, -1) {
@@ -349,13 +350,5 @@ func TestSubstitute(t *testing.T) {
 	want := `rate(x{job=~".+",instance=~"i",a="o",b="$unknown"}[2m])`
 	if got != want {
 		t.Fatalf("Substitute = %s, want %s", got, want)
-	}
-}
-
-func TestSelectors(t *testing.T) {
-	got := selectors(`sum by (job) (rate(a_total{job=~"$job"}[$__rate_interval])) / b{x="}"} or vector(0)`)
-	want := []selector{{"a_total", `job=~"$job"`, true}, {"b", `x="}"`, false}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("selectors = %v, want %v", got, want)
 	}
 }

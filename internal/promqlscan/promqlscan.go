@@ -1,12 +1,16 @@
-package dashboards
+// Package promqlscan finds the vector selectors of a PromQL expression, so the tests of the
+// shipped rules and dashboards can check every selector carries the scoping matchers. It is a
+// scanner, not a parser: the real parser lives in the prometheus/prometheus module, far too
+// heavy a dependency for this.
+package promqlscan
 
 import "strings"
 
-// selector is one vector selector of a PromQL expression: the metric name ("" for a
-// {__name__=...} selector), the text between its braces, and whether a range ([...]) follows.
-type selector struct {
-	name, matchers string
-	ranged         bool
+// Selector is one vector selector of a PromQL expression.
+type Selector struct {
+	Name     string // the metric name; "" for a {__name__=...} selector
+	Matchers string // the text between the braces
+	Ranged   bool   // a range ([...]) follows
 }
 
 // promqlWords are the identifiers that are not metric names: functions, aggregations,
@@ -28,13 +32,11 @@ func init() {
 	}
 }
 
-// selectors lists the vector selectors of a PromQL expression. It is a scanner, not a
-// parser: it knows strings, label lists after by/without/on/ignoring/group_*, ranges and
-// durations, which is all the dashboard expressions here use. (alerts/selectors_test.go has
-// the same scanner for the rules; the real parser lives in the prometheus/prometheus module,
-// far too heavy a dependency for this.)
-func selectors(expr string) []selector {
-	var out []selector
+// Selectors lists the vector selectors of a PromQL expression in order. It knows strings,
+// comments, label lists after by/without/on/ignoring/group_*, ranges, subqueries and numbers,
+// which is all the shipped rules and dashboards use.
+func Selectors(expr string) []Selector {
+	var out []Selector
 	isIdentStart := func(c byte) bool { return c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 	isIdent := func(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
 	// skipString returns the index after the string literal starting at i.
@@ -96,7 +98,7 @@ func selectors(expr string) []selector {
 			}
 		case c == '{':
 			end := closing(i, '{', '}')
-			out = append(out, selector{"", expr[i+1 : end-1], ranged(end)})
+			out = append(out, Selector{"", expr[i+1 : end-1], ranged(end)})
 			i = end
 		case isIdentStart(c):
 			start := i
@@ -114,10 +116,10 @@ func selectors(expr string) []selector {
 			case promqlWords[word]:
 			case j < len(expr) && expr[j] == '{':
 				end := closing(j, '{', '}')
-				out = append(out, selector{word, expr[j+1 : end-1], ranged(end)})
+				out = append(out, Selector{word, expr[j+1 : end-1], ranged(end)})
 				i = end
 			default:
-				out = append(out, selector{word, "", ranged(i)})
+				out = append(out, Selector{word, "", ranged(i)})
 			}
 		default:
 			i++
