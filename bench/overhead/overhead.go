@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcplane/mcp/bench/internal/procfs"
+
 	"github.com/mcplane/mcp/internal/loadgen"
 )
 
@@ -76,7 +78,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			LiveHeapMiB: cfg.LiveHeapMiB, GarbageKiB: cfg.GarbageKiB, CPUMicros: cfg.CPUMicros,
 			ScrapeInterval: cfg.ScrapeInterval.String(), AgentEnv: cfg.AgentEnv,
 		},
-		Machine: Machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: Machine{CPUs: runtime.NumCPU(), CPUModel: procfs.CPUModel(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
 	}
 	logPath := func(round int, v Variant) string {
 		return filepath.Join(dir, fmt.Sprintf("demoapp-round%d-%s.log", round, strings.ReplaceAll(string(v), "+", "-")))
@@ -323,15 +325,15 @@ func runRound(ctx context.Context, cfg Config, bin string, vs []Variant, logPath
 	cpu0 := make([]time.Duration, len(ins))
 	for i, in := range ins {
 		var err error
-		if cpu0[i], err = processCPU(in.cmd.Process.Pid); err != nil {
+		if cpu0[i], err = procfs.ProcessCPU(in.cmd.Process.Pid); err != nil {
 			return nil, err
 		}
 	}
-	self0, err := processCPU(os.Getpid())
+	self0, err := procfs.ProcessCPU(os.Getpid())
 	if err != nil {
 		return nil, err
 	}
-	busy0, total0, err := systemCPU()
+	m0, err := procfs.Machine()
 	if err != nil {
 		return nil, err
 	}
@@ -342,12 +344,12 @@ func runRound(ctx context.Context, cfg Config, bin string, vs []Variant, logPath
 	}
 	cpu1 := make([]time.Duration, len(ins))
 	for i, in := range ins {
-		if cpu1[i], err = processCPU(in.cmd.Process.Pid); err != nil {
+		if cpu1[i], err = procfs.ProcessCPU(in.cmd.Process.Pid); err != nil {
 			return nil, err
 		}
 	}
-	self1, _ := processCPU(os.Getpid())
-	busy1, total1, _ := systemCPU()
+	self1, _ := procfs.ProcessCPU(os.Getpid())
+	m1, _ := procfs.Machine()
 	window := time.Since(start)
 
 	results := make([]RunResult, len(ins))
@@ -373,8 +375,8 @@ func runRound(ctx context.Context, cfg Config, bin string, vs []Variant, logPath
 		if load.Requests > 0 {
 			res.CPUMicrosPerRequest = res.CPUSeconds * 1e6 / float64(load.Requests)
 		}
-		if total1 > total0 {
-			res.MachineBusyPercent = 100 * float64(busy1-busy0) / float64(total1-total0)
+		if m1.Total > m0.Total {
+			res.MachineBusyPercent = 100 * float64(m1.Busy-m0.Busy) / float64(m1.Total-m0.Total)
 		}
 		results[i] = res
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcplane/mcp/bench/internal/procfs"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -270,7 +272,7 @@ func (e *etcdSide) push(ctx context.Context, i int) (Push, error) {
 	if err != nil {
 		return p, err
 	}
-	self0, err := processCPU(os.Getpid())
+	self0, err := procfs.ProcessCPU(os.Getpid())
 	if err != nil {
 		return p, err
 	}
@@ -302,7 +304,7 @@ func (e *etcdSide) push(ctx context.Context, i int) (Push, error) {
 		return p, err
 	}
 	p.CPUSeconds = (u1.cpu - u0.cpu).Seconds()
-	if self1, err := processCPU(os.Getpid()); err == nil {
+	if self1, err := procfs.ProcessCPU(os.Getpid()); err == nil {
 		p.ClientCPUSeconds = (self1 - self0).Seconds()
 	}
 	p.MachineCores = u1.machineSince(u0)

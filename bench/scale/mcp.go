@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mcplane/mcp/bench/internal/procfs"
+
 	"google.golang.org/grpc"
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
@@ -206,7 +208,7 @@ func (m *mcpSide) push(ctx context.Context, gogc int) (Push, error) {
 	if err != nil {
 		return p, err
 	}
-	self0, err := processCPU(os.Getpid())
+	self0, err := procfs.ProcessCPU(os.Getpid())
 	if err != nil {
 		return p, err
 	}
@@ -245,7 +247,7 @@ func (m *mcpSide) push(ctx context.Context, gogc int) (Push, error) {
 	}
 	p.Acked = settled.Acks.Applied
 	p.CPUSeconds = (u1.cpu - u0.cpu).Seconds()
-	if self1, err := processCPU(os.Getpid()); err == nil {
+	if self1, err := procfs.ProcessCPU(os.Getpid()); err == nil {
 		p.ClientCPUSeconds = (self1 - self0).Seconds()
 	}
 	p.MachineCores = u1.machineSince(u0)

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcplane/mcp/bench/internal/procfs"
+
 	"github.com/mcplane/mcp/internal/e2e"
 )
 
@@ -106,7 +108,7 @@ func Run(ctx context.Context, cfg Config, progressW io.Writer) (Report, error) {
 	if r.Etcd != nil {
 		r.Etcd.summarize()
 	}
-	if self, err := processMemory(os.Getpid()); err == nil {
+	if self, err := procfs.ProcessMemory(os.Getpid()); err == nil {
 		r.ClientRSSBytes = self.Peak
 	}
 	r.judge()

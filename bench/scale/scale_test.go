@@ -107,35 +107,6 @@ func TestRunTiny(t *testing.T) {
 	}
 }
 
-func TestParseProcStat(t *testing.T) {
-	// A command name with a space and a parenthesis, as the kernel writes it.
-	line := []byte("4242 (mcp (serve) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 12 0 100 0 0")
-	got, err := parseProcStat(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := 3250 * time.Millisecond; got != want {
-		t.Errorf("CPU = %v, want %v (325 ticks)", got, want)
-	}
-	if _, err := parseProcStat([]byte("4242 mcp S 1")); err == nil {
-		t.Error("a line without the command's parentheses parsed")
-	}
-}
-
-func TestParseProcStatus(t *testing.T) {
-	status := []byte("Name:\tmcp\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t12\n")
-	got, err := parseProcStatus(status)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.RSS != 100<<20 || got.Peak != 200<<20 {
-		t.Errorf("memory = %+v, want RSS 100 MiB, peak 200 MiB", got)
-	}
-	if _, err := parseProcStatus([]byte("Name:\tkthreadd\n")); err == nil {
-		t.Error("a status without VmRSS parsed")
-	}
-}
-
 func TestLatencyQuantiles(t *testing.T) {
 	sent := time.Unix(1000, 0)
 	var arrived []time.Time
@@ -204,17 +175,5 @@ func TestValidateNamesFlags(t *testing.T) {
 	}
 	if err := DefaultConfig().Quick().Validate(); err != nil {
 		t.Errorf("quick defaults invalid: %v", err)
-	}
-}
-
-func TestParseMachineStat(t *testing.T) {
-	stat := []byte("cpu  100 5 50 1000 20 3 2 10 7 0\ncpu0 50 2 25 500 10 1 1 5 3 0\n")
-	got, err := parseMachineStat(stat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// user+nice+system+irq+softirq+steal = 170 ticks; idle, iowait and guest are left out.
-	if want := 1700 * time.Millisecond; got != want {
-		t.Errorf("busy = %v, want %v", got, want)
 	}
 }

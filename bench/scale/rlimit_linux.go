@@ -7,35 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
-
-// processCPU is the CPU time (user + system, all threads) process pid has used so far.
-func processCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
-	}
-	return parseProcStat(data)
-}
-
-// machineBusy is the CPU time all CPUs of the machine have been busy so far.
-func machineBusy() (time.Duration, error) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, fmt.Errorf("read the machine's CPU time: %w", err)
-	}
-	return parseMachineStat(data)
-}
-
-// processMemory is process pid's resident set now and at its peak.
-func processMemory(pid int) (memory, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return memory{}, fmt.Errorf("read memory of process %d: %w", pid, err)
-	}
-	return parseProcStatus(data)
-}
 
 // raiseFileLimit raises this process's open-file limit to at least want, if it can, and
 // returns the soft limit in force afterwards. The soft limit goes up to the hard one; as
