@@ -63,6 +63,7 @@ State is kept in --data-dir (default ./mcp-data).`,
 	f.StringVar(&flagCfg.TLS.ClientCAFile, "tls-client-ca", "", "CA (PEM) agents' client certificates must chain to (mTLS on the agent port)")
 	f.StringVar(&flagCfg.Log.Level, "log-level", flagCfg.Log.Level, "debug, info, warn or error (env MCP_LOG_LEVEL)")
 	f.StringVar(&flagCfg.Log.Format, "log-format", flagCfg.Log.Format, "json or console")
+	f.BoolVar(&flagCfg.Pprof, "pprof", false, "serve Go's profiling endpoints under /debug/pprof/ on the HTTP port, behind the token (env MCP_PPROF=true)")
 	f.BoolVar(&flagCfg.Kube.Enabled, "kube", false, "run the Kubernetes controller: TuningPolicy objects, leader election, HPA tuning (env MCP_KUBE=true)")
 	f.StringVar(&flagCfg.PolicyFile, "policy-file", "", "TuningPolicy YAML file, re-read when it changes (env MCP_POLICY_FILE)")
 	f.DurationVar(&flagCfg.Tuner.Interval, "tuner-interval", flagCfg.Tuner.Interval, "how often the tuner evaluates policies")
@@ -95,6 +96,8 @@ func applyChangedFlags(fs *pflag.FlagSet, cfg, flagCfg *server.Config) {
 			cfg.Log.Level = flagCfg.Log.Level
 		case "log-format":
 			cfg.Log.Format = flagCfg.Log.Format
+		case "pprof":
+			cfg.Pprof = flagCfg.Pprof
 		case "heartbeat-interval":
 			cfg.Agents.HeartbeatInterval = flagCfg.Agents.HeartbeatInterval
 		case "gone-after":

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ type Options struct {
 	Logger *zap.Logger
 	// MaxBodyBytes bounds request bodies. Default: 1 MiB.
 	MaxBodyBytes int64
+	// Pprof serves Go's profiling endpoints under /debug/pprof/, behind the bearer token:
+	// profiles show internals and a CPU profile costs CPU while it runs.
+	Pprof bool
 }
 
 // Server is the HTTP API. Other parts of MCP add their routes with Handle.
@@ -66,6 +70,13 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /api/v1/decisions/{id}", s.decision)
 	s.mux.Handle("POST /api/v1/decisions", s.Writer(http.HandlerFunc(s.createDecision)))
 	s.mux.HandleFunc("GET /api/v1/knobs", s.knobs)
+	if opts.Pprof {
+		s.mux.Handle("GET /debug/pprof/", s.guarded("reads profiles", http.HandlerFunc(pprof.Index)))
+		s.mux.Handle("GET /debug/pprof/cmdline", s.guarded("reads profiles", http.HandlerFunc(pprof.Cmdline)))
+		s.mux.Handle("GET /debug/pprof/profile", s.guarded("reads profiles", http.HandlerFunc(pprof.Profile)))
+		s.mux.Handle("GET /debug/pprof/symbol", s.guarded("reads profiles", http.HandlerFunc(pprof.Symbol)))
+		s.mux.Handle("GET /debug/pprof/trace", s.guarded("reads profiles", http.HandlerFunc(pprof.Trace)))
+	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, fmt.Sprintf("no API route %s %s (see docs/API.md)", r.Method, r.URL.Path))
 	})
@@ -79,12 +90,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Writer requires the bearer token, for routes that change state.
 func (s *Server) Writer(h http.Handler) http.Handler {
+	return s.guarded("changes state", h)
+}
+
+// guarded requires the bearer token (when the server has one) and bounds the request body;
+// why says, in the refusal, what makes the route need the token.
+func (s *Server) guarded(why string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Token != "" {
 			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="mcp"`)
-				WriteError(w, http.StatusUnauthorized, "this request changes state and needs \"Authorization: Bearer <token>\" (mcp: --token or MCP_TOKEN)")
+				WriteError(w, http.StatusUnauthorized, "this request "+why+" and needs \"Authorization: Bearer <token>\" (mcp: --token or MCP_TOKEN)")
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.Token)) != 1 {

@@ -210,3 +210,33 @@ func TestProbes(t *testing.T) {
 		}
 	}
 }
+
+func TestPprofNeedsFlagAndToken(t *testing.T) {
+	e := setup(t)
+	// Off by default: the path is not served at all.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/debug/pprof/", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("pprof off: GET /debug/pprof/ = %d, want 404", resp.StatusCode)
+	}
+
+	api := httpapi.New(httpapi.Options{Core: e.plane.Core, Token: "tok", Pprof: true})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	on := &env{plane: e.plane, srv: srv}
+	if code, msg := on.do(t, "GET", "/debug/pprof/heap", "", ""); code != http.StatusUnauthorized || !strings.Contains(msg, "reads profiles") {
+		t.Errorf("pprof without token = %d %q, want 401 naming profiles", code, msg)
+	}
+	if code, _ := on.do(t, "GET", "/debug/pprof/goroutine?debug=1", "nope", ""); code != http.StatusUnauthorized {
+		t.Errorf("pprof with a wrong token = %d, want 401", code)
+	}
+	code, body := on.do(t, "GET", "/debug/pprof/goroutine?debug=1", "tok", "")
+	if code != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("pprof goroutine profile = %d %.80q", code, body)
+	}
+}

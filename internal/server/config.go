@@ -36,6 +36,9 @@ type Config struct {
 	TLS TLSConfig `yaml:"tls"`
 	// Log sets logging.
 	Log LogConfig `yaml:"log"`
+	// Pprof serves Go's profiling endpoints under /debug/pprof/ on the HTTP port, behind
+	// the token. Flag --pprof, env MCP_PPROF=true.
+	Pprof bool `yaml:"pprof"`
 	// Agents tunes the agent protocol: heartbeats, health, pushes.
 	Agents controlplane.Config `yaml:"agents"`
 	// PolicyFile holds TuningPolicy documents (YAML), re-read when it changes. Flag
@@ -133,6 +136,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 	set(&c.PolicyFile, "MCP_POLICY_FILE")
 	if v, ok := lookup("MCP_KUBE"); ok && (v == "true" || v == "1") {
 		c.Kube.Enabled = true
+	}
+	if v, ok := lookup("MCP_PPROF"); ok && (v == "true" || v == "1") {
+		c.Pprof = true
 	}
 	if c.Kube.LeaderElectionNamespace == "" {
 		set(&c.Kube.LeaderElectionNamespace, "POD_NAMESPACE")

@@ -18,11 +18,11 @@ func TestConfigFileEnvAndValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ApplyEnv(func(k string) (string, bool) {
-		v, ok := map[string]string{"MCP_AGENT_ADDR": ":6000", "MCP_KUBE": "true", "POD_NAMESPACE": "mcp-system"}[k]
+		v, ok := map[string]string{"MCP_AGENT_ADDR": ":6000", "MCP_KUBE": "true", "MCP_PPROF": "1", "POD_NAMESPACE": "mcp-system"}[k]
 		return v, ok
 	})
 	if c.HTTPAddr != ":9090" || c.AgentAddr != ":6000" || c.Agents.HeartbeatInterval.Seconds() != 5 ||
-		len(c.Collector.Forward) != 1 || !c.Kube.Enabled || c.Kube.LeaderElectionNamespace != "mcp-system" {
+		len(c.Collector.Forward) != 1 || !c.Kube.Enabled || c.Kube.LeaderElectionNamespace != "mcp-system" || !c.Pprof {
 		t.Errorf("config = %+v", c)
 	}
 	if err := c.Validate(); err != nil {

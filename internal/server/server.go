@@ -115,7 +115,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	s.grpc = grpc.NewServer(grpcOpts...)
 	s.core.Register(s.grpc)
 	s.api = httpapi.New(httpapi.Options{
-		Core: s.core, Token: cfg.Token, Gatherer: s.registry, Logger: log.Named("http"),
+		Core: s.core, Token: cfg.Token, Gatherer: s.registry, Logger: log.Named("http"), Pprof: cfg.Pprof,
 		Ready: func(ctx context.Context) error {
 			select {
 			case <-s.ready:
@@ -269,6 +269,9 @@ func (s *Server) Run(ctx context.Context) error {
 		zap.String("otlp_http_addr", s.cfg.Collector.OTLPHTTPAddr), zap.String("profile_addr", s.cfg.Collector.ProfileAddr))
 	if s.cfg.Token == "" {
 		s.log.Warn("no token set: agents and writes are not authenticated; set --token or MCP_TOKEN")
+		if s.cfg.Pprof {
+			s.log.Warn("--pprof without a token: anyone who reaches the HTTP port can profile this process")
+		}
 	}
 	var runErr error
 	select {
