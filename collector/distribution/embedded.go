@@ -142,6 +142,11 @@ func (c EmbeddedConfig) YAML(token, queueDir string) (string, error) {
 	}
 	forwardTo := map[string][]string{}
 	needQueue := false
+	// durable[signal]: a forward of that signal keeps its queue on disk. The batch processor
+	// answers senders before anything is on disk, so such a pipeline has no batch step and
+	// its forwards batch inside their sending queue instead, after the queue has persisted
+	// the data and marking it done only once the batch is sent.
+	durable := map[string]bool{}
 	for _, f := range c.Forward {
 		id := "otlp/" + f.Name
 		exp := m{"endpoint": f.Endpoint}
@@ -154,8 +159,10 @@ func (c EmbeddedConfig) YAML(token, queueDir string) (string, error) {
 			exp["headers"] = f.Headers
 		}
 		queue := m{"enabled": true}
-		if f.PersistentQueue == nil || *f.PersistentQueue {
+		persistent := f.PersistentQueue == nil || *f.PersistentQueue
+		if persistent {
 			queue["storage"] = "file_storage/queue"
+			queue["batch"] = m{"flush_timeout": "1s"}
 			needQueue = true
 		}
 		exp["sending_queue"] = queue
@@ -166,6 +173,7 @@ func (c EmbeddedConfig) YAML(token, queueDir string) (string, error) {
 		}
 		for _, s := range sigs {
 			forwardTo[s] = append(forwardTo[s], id)
+			durable[s] = durable[s] || persistent
 		}
 	}
 	if needQueue {
@@ -176,10 +184,16 @@ func (c EmbeddedConfig) YAML(token, queueDir string) (string, error) {
 		"memory_limiter": m{"check_interval": "1s", "limit_mib": c.MemoryLimitMiB, "spike_limit_mib": c.MemoryLimitMiB / 5},
 		"batch":          m{"timeout": "1s"},
 	}
+	steps := func(signal string) []string {
+		if durable[signal] {
+			return []string{"memory_limiter"}
+		}
+		return []string{"memory_limiter", "batch"}
+	}
 	pipelines := m{
-		"metrics": m{"receivers": []string{"otlp"}, "processors": []string{"memory_limiter", "batch"},
+		"metrics": m{"receivers": []string{"otlp"}, "processors": steps("metrics"),
 			"exporters": append([]string{"mcpsignals"}, forwardTo["metrics"]...)},
-		"traces": m{"receivers": []string{"otlp"}, "processors": []string{"memory_limiter", "batch"},
+		"traces": m{"receivers": []string{"otlp"}, "processors": steps("traces"),
 			"exporters": append([]string{"mcpsignals"}, forwardTo["traces"]...)},
 		"profiles": m{"receivers": []string{"otlp", "pyroscope"}, "processors": []string{"memory_limiter"},
 			"exporters": append([]string{"mcpsignals"}, forwardTo["profiles"]...)},
@@ -190,7 +204,7 @@ func (c EmbeddedConfig) YAML(token, queueDir string) (string, error) {
 	if len(logsTo) == 0 {
 		logsTo = []string{"debug"}
 	}
-	pipelines["logs"] = m{"receivers": []string{"otlp"}, "processors": []string{"memory_limiter", "batch"}, "exporters": logsTo}
+	pipelines["logs"] = m{"receivers": []string{"otlp"}, "processors": steps("logs"), "exporters": logsTo}
 	service := m{
 		"pipelines": pipelines,
 		"telemetry": m{

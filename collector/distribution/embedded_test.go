@@ -139,7 +139,9 @@ func TestEmbeddedNoTokenOpen(t *testing.T) {
 }
 
 // TestEmbeddedForwardRendering compares the rendered configuration with forwards, parsed,
-// with the configuration they must make, and checks that the collector accepts it.
+// with the configuration they must make, and checks that the collector accepts it. Every
+// signal here has a forward with a persistent queue, so no pipeline has a batch processor:
+// the forwards batch after their queue.
 func TestEmbeddedForwardRendering(t *testing.T) {
 	c := embeddedOnFreePorts(t)
 	off := false
@@ -162,11 +164,11 @@ exporters:
   otlp/tempo:
     endpoint: tempo.observability:4317
     tls: {insecure: true}
-    sending_queue: {enabled: true, storage: file_storage/queue}
+    sending_queue: {enabled: true, storage: file_storage/queue, batch: {flush_timeout: 1s}}
   otlphttp/mimir:
     endpoint: https://mimir.example/otlp
     headers: {X-Scope-OrgID: team-a}
-    sending_queue: {enabled: true, storage: file_storage/queue}
+    sending_queue: {enabled: true, storage: file_storage/queue, batch: {flush_timeout: 1s}}
   otlp/all:
     endpoint: gateway:4317
     sending_queue: {enabled: true}
@@ -174,9 +176,9 @@ extensions:
   bearertokenauth: {token: %s}
   file_storage/queue: {directory: %s, create_directory: true}
 pipelines:
-  metrics: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [mcpsignals, otlphttp/mimir, otlp/all]}
-  traces: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [mcpsignals, otlp/tempo, otlp/all]}
-  logs: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlphttp/mimir, otlp/all]}
+  metrics: {receivers: [otlp], processors: [memory_limiter], exporters: [mcpsignals, otlphttp/mimir, otlp/all]}
+  traces: {receivers: [otlp], processors: [memory_limiter], exporters: [mcpsignals, otlp/tempo, otlp/all]}
+  logs: {receivers: [otlp], processors: [memory_limiter], exporters: [otlphttp/mimir, otlp/all]}
   profiles: {receivers: [otlp, pyroscope], processors: [memory_limiter], exporters: [mcpsignals, otlp/all]}
 service_extensions: [bearertokenauth, file_storage/queue]
 `, testToken, queueDir))
@@ -193,6 +195,29 @@ service_extensions: [bearertokenauth, file_storage/queue]
 	col, err := otelcol.NewCollector(distribution.Settings([]string{"yaml:" + text}))
 	require.NoError(t, err)
 	require.NoError(t, col.DryRun(context.Background()))
+}
+
+// TestEmbeddedBatchWithoutPersistentForward: a signal whose forwards keep their queue in
+// memory (and a signal without forwards) keeps the batch processor; only the signals with a
+// persistent forward batch after the queue.
+func TestEmbeddedBatchWithoutPersistentForward(t *testing.T) {
+	c := distribution.DefaultEmbeddedConfig()
+	off := false
+	c.Forward = []distribution.Forward{
+		{Name: "gateway", Endpoint: "gateway:4317", PersistentQueue: &off},
+		{Name: "tempo", Endpoint: "tempo:4317", Signals: []string{"traces"}},
+	}
+	text, err := c.YAML("", t.TempDir())
+	require.NoError(t, err)
+	got := parseYAML(t, text)
+	pipelines := got["service"].(map[string]any)["pipelines"].(map[string]any)
+	processors := func(p string) any { return pipelines[p].(map[string]any)["processors"] }
+	assert.Equal(t, []any{"memory_limiter", "batch"}, processors("metrics"))
+	assert.Equal(t, []any{"memory_limiter", "batch"}, processors("logs"))
+	assert.Equal(t, []any{"memory_limiter"}, processors("traces"))
+	exporters := got["exporters"].(map[string]any)
+	assert.Equal(t, map[string]any{"enabled": true}, exporters["otlp/gateway"].(map[string]any)["sending_queue"])
+	assert.Contains(t, exporters["otlp/tempo"].(map[string]any)["sending_queue"], "batch")
 }
 
 // TestEmbeddedNoForwardNoQueue: without forwards there is no queue to keep, and without a
