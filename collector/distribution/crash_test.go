@@ -12,7 +12,6 @@ import (
 
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/otelcol"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 
 	"github.com/mcplane/mcp/collector/distribution"
 )
@@ -104,18 +103,8 @@ func TestExampleQueueSurvivesCrash(t *testing.T) {
 	uris := exampleURIs(t, a, queueDir, backend)
 	child := startCollectorProcess(t, uris)
 
-	ctx := context.Background()
-	exp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(a.grpc), otlpmetricgrpc.WithInsecure())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
 	const exports = 5
-	for seq := range exports {
-		if err := exp.Export(ctx, sequenceMetrics(seq)); err != nil {
-			t.Fatalf("export %d: %v", seq, err)
-		}
-	}
+	exportSequences(t, a.grpc, exports)
 	if err := child.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,16 +117,5 @@ func TestExampleQueueSurvivesCrash(t *testing.T) {
 		t.Fatalf("backend received %d points before the collector restarted", n)
 	}
 	startCollector(t, uris...)
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := sequences(sink.AllMetrics())
-		if len(got) == exports {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after a SIGKILL, the backend received sequences %v within 30s of the restart, want 0..%d", got, exports-1)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitForSequences(t, sink, exports, "after a SIGKILL and a restart")
 }

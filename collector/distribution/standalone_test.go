@@ -248,20 +248,8 @@ func TestExampleQueueSurvivesBackendOutage(t *testing.T) {
 	uris := exampleURIs(t, a, queueDir, backend)
 	first := startCollector(t, uris...)
 
-	ctx := context.Background()
-	exp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(a.grpc), otlpmetricgrpc.WithInsecure())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
 	const exports = 5
-	for seq := range exports {
-		// Each export is one request the collector acknowledges: Export returns nil only
-		// then.
-		if err := exp.Export(ctx, sequenceMetrics(seq)); err != nil {
-			t.Fatalf("export %d: %v", seq, err)
-		}
-	}
+	exportSequences(t, a.grpc, exports)
 	// Stopping flushes the batch processor into otlp/backend, whose queue keeps on disk what
 	// it could not send. (It logs "Exporting failed. Dropping data." for the request it was
 	// retrying; the persistent queue keeps that one too.)
@@ -278,15 +266,39 @@ func TestExampleQueueSurvivesBackendOutage(t *testing.T) {
 		t.Fatalf("backend received %d points before the collector restarted", n)
 	}
 	startCollector(t, uris...)
+	waitForSequences(t, sink, exports, "after the restart")
+}
 
+// exportSequences sends n exports of sequenceMetrics (0..n-1) to the collector's OTLP/gRPC
+// receiver at addr with the SDK exporter. Each export is one request the collector
+// acknowledges: Export returns nil only then.
+func exportSequences(t *testing.T, addr string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	exp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(addr), otlpmetricgrpc.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(ctx)
+	for seq := range n {
+		if err := exp.Export(ctx, sequenceMetrics(seq)); err != nil {
+			t.Fatalf("export %d: %v", seq, err)
+		}
+	}
+}
+
+// waitForSequences waits up to 30 s for sink to hold sequences 0..n-1; when says when,
+// for the failure message.
+func waitForSequences(t *testing.T, sink *consumertest.MetricsSink, n int, when string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got := sequences(sink.AllMetrics())
-		if len(got) == exports {
-			break
+		if len(got) == n {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("backend received sequences %v within 30s, want 0..%d", got, exports-1)
+			t.Fatalf("%s, the backend received sequences %v within 30s, want 0..%d", when, got, n-1)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
