@@ -6,13 +6,16 @@ GO        ?= go
 FUZZTIME  ?= 10s
 # The real kube-apiserver and etcd for envtest, built once from the Go module proxy.
 TESTBIN   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mcp/testbin
+# Every package of the three modules go.work joins: the control plane and the rest (.), the
+# agent services import (runtime) and the agent protocol (api/agent).
+PKGS      := ./... ./runtime/... ./api/agent/...
 
 .PHONY: all build test deps testenv vet unit fuzz generate proto demo clean
 
 all: build
 
 build:
-	$(GO) build ./...
+	$(GO) build $(PKGS)
 
 ## test: everything CI runs.
 test: deps vet unit fuzz
@@ -27,10 +30,10 @@ testenv:
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) vet ./...
+	$(GO) vet $(PKGS)
 
 unit: testenv
-	KUBEBUILDER_ASSETS=$$(MCP_TESTBIN=$(TESTBIN) ./hack/testenv.sh) $(GO) test -count=1 -timeout 30m ./...
+	KUBEBUILDER_ASSETS=$$(MCP_TESTBIN=$(TESTBIN) ./hack/testenv.sh) $(GO) test -count=1 -timeout 30m $(PKGS)
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each).
 fuzz:
@@ -38,7 +41,7 @@ fuzz:
 
 ## generate: regenerate code and checked-in artefacts (protobuf, CRDs, dashboards).
 generate: proto
-	$(GO) generate ./...
+	$(GO) generate $(PKGS)
 
 proto:
 	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler"; exit 1; }

@@ -25,7 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/mcplane/mcp/internal/server"
+	"github.com/mcplane/mcp/cmd/mcp/app/server"
 )
 
 // TestRenderingsInstallOnARealAPIServer installs every kustomization and the Helm chart

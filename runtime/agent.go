@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // Agent is a running MCP agent. Create it with Start; Stop it before the process exits so
@@ -28,11 +30,11 @@ type Agent struct {
 
 	mu sync.Mutex
 	// Everything below is guarded by mu.
-	desired   Knobs // what the owners of each knob asked for; the guard may hold GOGC lower
-	sources   KnobSources
-	operator  KnobSources // SourceOperatorEnv for each knob the operator set, else ""
-	baseline  Knobs       // the knobs as Start chose them, for Reset
-	baseSrc   KnobSources
+	desired   knob.Values // what the owners of each knob asked for; the guard may hold GOGC lower
+	sources   knob.Sources
+	operator  knob.Sources // knob.SourceOperatorEnv for each knob the operator set, else ""
+	baseline  knob.Values  // the knobs as Start chose them, for Reset
+	baseSrc   knob.Sources
 	limits    ContainerLimits
 	limitErr  string
 	decision  string // the last decision applied
@@ -54,8 +56,8 @@ type State struct {
 	Service    string          `json:"service"`
 	Instance   string          `json:"instance"`
 	GoVersion  string          `json:"go_version"`
-	Knobs      Knobs           `json:"knobs"`
-	Sources    KnobSources     `json:"sources"`
+	Knobs      knob.Values     `json:"knobs"`
+	Sources    knob.Sources    `json:"sources"`
 	Limits     ContainerLimits `json:"limits"`
 	LimitError string          `json:"limit_error,omitempty"`
 	Guard      GuardState      `json:"guard"`
@@ -168,15 +170,15 @@ func (a *Agent) initKnobs() {
 	a.readLimitsLocked()
 	a.desired = a.liveKnobs()
 	a.desired.GOMAXPROCS = 0 // Go's default until someone owns it
-	a.sources = KnobSources{GOGC: SourceGoDefault, MemoryLimit: SourceGoDefault, GOMAXPROCS: SourceGoDefault}
+	a.sources = knob.Sources{GOGC: knob.SourceGoDefault, MemoryLimit: knob.SourceGoDefault, GOMAXPROCS: knob.SourceGoDefault}
 	if a.operatorEnv("GOGC") {
-		a.operator.GOGC, a.sources.GOGC = SourceOperatorEnv, SourceOperatorEnv
+		a.operator.GOGC, a.sources.GOGC = knob.SourceOperatorEnv, knob.SourceOperatorEnv
 	}
 	if a.operatorEnv("GOMEMLIMIT") {
-		a.operator.MemoryLimit, a.sources.MemoryLimit = SourceOperatorEnv, SourceOperatorEnv
+		a.operator.MemoryLimit, a.sources.MemoryLimit = knob.SourceOperatorEnv, knob.SourceOperatorEnv
 	}
 	if a.operatorEnv("GOMAXPROCS") {
-		a.operator.GOMAXPROCS, a.sources.GOMAXPROCS = SourceOperatorEnv, SourceOperatorEnv
+		a.operator.GOMAXPROCS, a.sources.GOMAXPROCS = knob.SourceOperatorEnv, knob.SourceOperatorEnv
 		a.desired.GOMAXPROCS = goruntime.GOMAXPROCS(0)
 	}
 	a.followLimitsLocked()
@@ -188,8 +190,8 @@ func (a *Agent) initKnobs() {
 // GOGC is read from runtime/metrics: debug.SetGCPercent has no read-only form, and setting
 // it to read it would turn the GC off for a moment (and stop the world twice) on every
 // scrape, export and heartbeat. debug.SetMemoryLimit with a negative value only reads.
-func (a *Agent) liveKnobs() Knobs {
-	return Knobs{GOGC: currentGOGC(), MemoryLimit: debug.SetMemoryLimit(-1), GOMAXPROCS: goruntime.GOMAXPROCS(0)}
+func (a *Agent) liveKnobs() knob.Values {
+	return knob.Values{GOGC: currentGOGC(), MemoryLimit: debug.SetMemoryLimit(-1), GOMAXPROCS: goruntime.GOMAXPROCS(0)}
 }
 
 // readLimitsLocked re-reads the container limits. A malformed cgroup file is logged once
@@ -217,36 +219,36 @@ func (a *Agent) readLimitsLocked() {
 }
 
 // followLimitsLocked derives the automatic knobs from the current limits: GOMEMLIMIT from
-// the memory limit, GOMAXPROCS from the CPU request. Knobs owned by the operator are never
+// the memory limit, GOMAXPROCS from the CPU request. knob.Values owned by the operator are never
 // touched; control plane values are only clamped into the new bounds.
 func (a *Agent) followLimitsLocked() {
 	next := a.desired
 	src := a.sources
 	mem := a.limits.MemoryBytes
 	switch src.MemoryLimit {
-	case SourceGoDefault, SourceCgroup:
+	case knob.SourceGoDefault, knob.SourceCgroup:
 		if mem > 0 {
-			next.MemoryLimit, src.MemoryLimit = int64(a.cfg.memLimitRatio*float64(mem)), SourceCgroup
-		} else if src.MemoryLimit == SourceCgroup {
-			next.MemoryLimit, src.MemoryLimit = NoMemoryLimit, SourceGoDefault
+			next.MemoryLimit, src.MemoryLimit = int64(a.cfg.memLimitRatio*float64(mem)), knob.SourceCgroup
+		} else if src.MemoryLimit == knob.SourceCgroup {
+			next.MemoryLimit, src.MemoryLimit = knob.NoMemoryLimit, knob.SourceGoDefault
 		}
-	case SourceControlPlane:
-		if ceiling := (bounds{containerMemory: mem}).memoryLimitCeiling(); next.MemoryLimit > ceiling {
+	case knob.SourceControlPlane:
+		if ceiling := knob.MemoryLimitCeiling(mem); next.MemoryLimit > ceiling {
 			a.log.Warn("container memory limit shrank below GOMEMLIMIT; clamping",
 				zap.Int64("gomemlimit_bytes", next.MemoryLimit), zap.Int64("ceiling_bytes", ceiling))
 			next.MemoryLimit = ceiling
 		}
 	}
-	if next.GOGC == GOGCOff && next.MemoryLimit == NoMemoryLimit && src.GOGC != SourceOperatorEnv {
-		next.GOGC, src.GOGC = 100, SourceGoDefault
+	if next.GOGC == knob.GOGCOff && next.MemoryLimit == knob.NoMemoryLimit && src.GOGC != knob.SourceOperatorEnv {
+		next.GOGC, src.GOGC = 100, knob.SourceGoDefault
 	}
 	switch src.GOMAXPROCS {
-	case SourceGoDefault, SourceCPURequest:
+	case knob.SourceGoDefault, knob.SourceCPURequest:
 		if a.cfg.cpuRequest > 0 && a.limits.CPUCores == 0 {
 			p := int(math.Ceil(a.cfg.cpuRequest))
-			next.GOMAXPROCS, src.GOMAXPROCS = min(max(p, 1), numCPU()), SourceCPURequest
-		} else if src.GOMAXPROCS == SourceCPURequest {
-			next.GOMAXPROCS, src.GOMAXPROCS = 0, SourceGoDefault
+			next.GOMAXPROCS, src.GOMAXPROCS = min(max(p, 1), numCPU()), knob.SourceCPURequest
+		} else if src.GOMAXPROCS == knob.SourceCPURequest {
+			next.GOMAXPROCS, src.GOMAXPROCS = 0, knob.SourceGoDefault
 		}
 	}
 	if next != a.desired || src != a.sources {
@@ -260,12 +262,12 @@ func (a *Agent) followLimitsLocked() {
 // applyLocked makes next the desired knobs and puts them into effect, the memory limit
 // first when it shrinks so the heap goal never overshoots. GOMAXPROCS 0 returns to Go's
 // default. The guard may keep GOGC lower than desired.
-func (a *Agent) applyLocked(next Knobs) {
+func (a *Agent) applyLocked(next knob.Values) {
 	if next.MemoryLimit != a.desired.MemoryLimit {
 		debug.SetMemoryLimit(next.MemoryLimit)
 	}
 	gogc := next.GOGC
-	if a.guard.Active && (gogc == GOGCOff || gogc > a.guard.GOGC) {
+	if a.guard.Active && (gogc == knob.GOGCOff || gogc > a.guard.GOGC) {
 		gogc = a.guard.GOGC
 	}
 	if cur := debug.SetGCPercent(gogc); cur != gogc {
@@ -282,51 +284,56 @@ func (a *Agent) applyLocked(next Knobs) {
 	a.desired = next
 }
 
-// SetKnobs applies a knob change: all of it, or, if any part is out of bounds or belongs to
-// the operator, none of it, with a *RejectedError saying why. It returns the state after the
-// change.
-func (a *Agent) SetKnobs(u KnobUpdate) (State, error) {
-	if u.IsEmpty() {
-		return a.State(), reject("the update sets no knob")
+// SetKnobs applies a knob change on behalf of the control plane (decisionID names the
+// decision that asked for it, or is empty): all of it, or, if any part is out of bounds or
+// belongs to the operator, none of it, with a *knob.RejectedError saying why. A Reset change
+// returns every knob to its start-up value. It returns the state after the change.
+func (a *Agent) SetKnobs(c knob.Change, decisionID string) (State, error) {
+	if c.IsEmpty() {
+		return a.State(), &knob.RejectedError{Reason: "the change sets no knob"}
 	}
-	if u.Source == "" {
-		u.Source = SourceControlPlane
+	if c.Reset {
+		if err := c.Validate(""); err != nil {
+			return a.State(), &knob.RejectedError{Reason: err.Error()}
+		}
+		return a.Reset(), nil
 	}
+	const source = knob.SourceControlPlane
 	live := liveHeap()
 	a.mu.Lock()
 	cur := a.desired
-	next, err := resolveUpdate(cur, u, bounds{
-		containerMemory: a.limits.MemoryBytes,
-		liveHeap:        live,
-		numCPU:          numCPU(),
-		operator:        a.operator,
+	next, err := knob.Resolve(cur, c, knob.Limits{
+		ContainerMemory: a.limits.MemoryBytes,
+		LiveHeap:        live,
+		NumCPU:          numCPU(),
+		Operator:        a.operator,
 	})
 	if err != nil {
 		a.mu.Unlock()
 		a.stats.rejected.Add(1)
-		a.log.Warn("knob update rejected", zap.String("decision", u.DecisionID), zap.Error(err))
+		a.log.Warn("knob change rejected", zap.String("decision", decisionID), zap.Error(err))
 		return a.State(), err
 	}
 	a.applyLocked(next)
-	if u.GOGC != nil {
-		a.sources.GOGC = u.Source
+	if c.GOGC != nil {
+		a.sources.GOGC = source
 	}
-	if u.MemoryLimit != nil || u.MemoryLimitRatio != nil {
-		a.sources.MemoryLimit = u.Source
+	if c.MemoryLimit != nil || c.MemoryLimitRatio != nil {
+		a.sources.MemoryLimit = source
 	}
-	if u.GOMAXPROCS != nil {
-		a.sources.GOMAXPROCS = u.Source
-		if *u.GOMAXPROCS == 0 {
-			a.sources.GOMAXPROCS = SourceGoDefault
+	if c.GOMAXPROCS != nil {
+		a.sources.GOMAXPROCS = source
+		if *c.GOMAXPROCS == 0 {
+			a.sources.GOMAXPROCS = knob.SourceGoDefault
 		}
 	}
-	if u.DecisionID != "" {
-		a.decision = u.DecisionID
+	if decisionID != "" {
+		a.decision = decisionID
 	}
 	a.mu.Unlock()
 	a.stats.applied.Add(1)
 	st := a.State()
-	a.log.Info("knobs applied", zap.String("decision", u.DecisionID), zap.String("source", string(u.Source)),
+	a.log.Info("knobs applied", zap.String("decision", decisionID), zap.String("source", string(source)),
 		zap.Stringer("before", cur), zap.Stringer("after", st.Knobs))
 	return st, nil
 }
@@ -351,7 +358,7 @@ func (a *Agent) State() State {
 	k := a.liveKnobs()
 	src := a.sources
 	if a.guard.Active {
-		src.GOGC = SourceEmergencyGuard
+		src.GOGC = knob.SourceEmergencyGuard
 	}
 	return State{
 		Service:    a.cfg.serviceName,
@@ -365,6 +372,8 @@ func (a *Agent) State() State {
 		DecisionID: a.decision,
 	}
 }
+
+func numCPU() int { return goruntime.NumCPU() }
 
 // Runtime returns a fresh snapshot of the Go runtime's memory and GC figures.
 func (a *Agent) Runtime() RuntimeSummary { return a.sampler.summary() }
@@ -404,7 +413,7 @@ func (a *Agent) Subscribe(fn func(Event)) {
 // Event is something the agent did on its own, reported to the control plane afterwards.
 type Event struct {
 	Time     time.Time `json:"time"`
-	Kind     string    `json:"kind"` // "memory-guard-engaged", "memory-guard-released"
+	Kind     string    `json:"kind"` // agentv1.EventMemoryGuardEngaged or agentv1.EventMemoryGuardReleased
 	Message  string    `json:"message"`
 	LiveHeap int64     `json:"live_heap_bytes"`
 	Limit    int64     `json:"limit_bytes"`

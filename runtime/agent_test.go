@@ -22,10 +22,14 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/mcplane/mcp/internal/cgroups"
+	"github.com/mcplane/mcp/runtime/cgroups"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 const mib = 1 << 20
+
+func ptr[T any](v T) *T { return &v }
 
 // keepRuntimeKnobs restores the process-wide knobs a test changes.
 func keepRuntimeKnobs(t *testing.T) {
@@ -75,7 +79,7 @@ func TestStartSetsMemoryLimitFromContainer(t *testing.T) {
 	if st.Knobs.MemoryLimit != want || debug.SetMemoryLimit(-1) != want {
 		t.Errorf("GOMEMLIMIT = %d (runtime %d), want 0.9 × 256MiB = %d", st.Knobs.MemoryLimit, debug.SetMemoryLimit(-1), want)
 	}
-	if st.Sources.MemoryLimit != SourceCgroup || st.Sources.GOGC != SourceGoDefault || st.Sources.GOMAXPROCS != SourceGoDefault {
+	if st.Sources.MemoryLimit != knob.SourceCgroup || st.Sources.GOGC != knob.SourceGoDefault || st.Sources.GOMAXPROCS != knob.SourceGoDefault {
 		t.Errorf("sources = %+v, want cgroup memory limit and Go defaults", st.Sources)
 	}
 	body := scrape(t, a)
@@ -107,14 +111,14 @@ func TestOperatorEnvWins(t *testing.T) {
 	a := startTestAgent(t, map[string]string{"GOMEMLIMIT": "100MiB", "GOGC": "300"},
 		WithLimitProvider(FixedLimits(ContainerLimits{MemoryBytes: 256 * mib})))
 	st := a.State()
-	if st.Knobs.MemoryLimit != 100*mib || st.Sources.MemoryLimit != SourceOperatorEnv {
+	if st.Knobs.MemoryLimit != 100*mib || st.Sources.MemoryLimit != knob.SourceOperatorEnv {
 		t.Errorf("GOMEMLIMIT = %d from %s, want the operator's 100MiB", st.Knobs.MemoryLimit, st.Sources.MemoryLimit)
 	}
-	if st.Knobs.GOGC != 300 || st.Sources.GOGC != SourceOperatorEnv {
+	if st.Knobs.GOGC != 300 || st.Sources.GOGC != knob.SourceOperatorEnv {
 		t.Errorf("GOGC = %d from %s, want the operator's 300", st.Knobs.GOGC, st.Sources.GOGC)
 	}
-	_, err := a.SetKnobs(KnobUpdate{GOGC: ptr(150), DecisionID: "d1"})
-	var rej *RejectedError
+	_, err := a.SetKnobs(knob.Change{GOGC: ptr(150)}, "d1")
+	var rej *knob.RejectedError
 	if !errors.As(err, &rej) || rej.Reason != "GOGC set by operator" {
 		t.Fatalf("SetKnobs(GOGC=150) = %v, want rejection \"GOGC set by operator\"", err)
 	}
@@ -126,29 +130,29 @@ func TestOperatorEnvWins(t *testing.T) {
 
 func TestSetKnobsAppliesLiveAndAllOrNothing(t *testing.T) {
 	a := startTestAgent(t, nil, WithLimitProvider(FixedLimits(ContainerLimits{MemoryBytes: 512 * mib})))
-	st, err := a.SetKnobs(KnobUpdate{GOGC: ptr(150), GOMAXPROCS: ptr(1), DecisionID: "dec-1"})
+	st, err := a.SetKnobs(knob.Change{GOGC: ptr(150), GOMAXPROCS: ptr(1)}, "dec-1")
 	if err != nil {
 		t.Fatalf("SetKnobs: %v", err)
 	}
 	if debug.SetGCPercent(150) != 150 || goruntime.GOMAXPROCS(0) != 1 {
 		t.Errorf("runtime not changed: GOGC/GOMAXPROCS = %d/%d", st.Knobs.GOGC, goruntime.GOMAXPROCS(0))
 	}
-	if st.Sources.GOGC != SourceControlPlane || st.DecisionID != "dec-1" {
+	if st.Sources.GOGC != knob.SourceControlPlane || st.DecisionID != "dec-1" {
 		t.Errorf("state = %+v, want control-plane source and decision dec-1", st)
 	}
 	before := a.State().Knobs
-	_, err = a.SetKnobs(KnobUpdate{GOGC: ptr(400), MemoryLimit: ptr[int64](2048 * mib), DecisionID: "dec-2"})
-	if !errors.Is(err, ErrRejected) {
+	_, err = a.SetKnobs(knob.Change{GOGC: ptr(400), MemoryLimit: ptr[int64](2048 * mib)}, "dec-2")
+	if !errors.Is(err, knob.ErrRejected) {
 		t.Fatalf("SetKnobs with GOMEMLIMIT above the container = %v, want a rejection", err)
 	}
 	if after := a.State().Knobs; after != before {
 		t.Errorf("a rejected update changed knobs: %v → %v", before, after)
 	}
-	if _, err := a.SetKnobs(KnobUpdate{}); !errors.Is(err, ErrRejected) {
+	if _, err := a.SetKnobs(knob.Change{}, ""); !errors.Is(err, knob.ErrRejected) {
 		t.Errorf("empty update = %v, want a rejection", err)
 	}
 	st = a.Reset()
-	if st.Knobs.GOGC != 100 || st.Sources.GOGC != SourceGoDefault || st.Sources.GOMAXPROCS != SourceGoDefault {
+	if st.Knobs.GOGC != 100 || st.Sources.GOGC != knob.SourceGoDefault || st.Sources.GOMAXPROCS != knob.SourceGoDefault {
 		t.Errorf("after Reset: %v", st)
 	}
 	if goruntime.GOMAXPROCS(0) != defaultGOMAXPROCS(t) {
@@ -171,14 +175,14 @@ func TestCPURequestMode(t *testing.T) {
 	}
 	a := startTestAgent(t, map[string]string{"MCP_CPU_REQUEST": "500m"}, WithLimitProvider(FixedLimits(ContainerLimits{})))
 	st := a.State()
-	if st.Knobs.GOMAXPROCS != 1 || st.Sources.GOMAXPROCS != SourceCPURequest {
+	if st.Knobs.GOMAXPROCS != 1 || st.Sources.GOMAXPROCS != knob.SourceCPURequest {
 		t.Errorf("GOMAXPROCS = %d from %s, want 1 from cpu-request", st.Knobs.GOMAXPROCS, st.Sources.GOMAXPROCS)
 	}
 }
 
 func TestCPURequestIgnoredUnderLimit(t *testing.T) {
 	a := startTestAgent(t, map[string]string{"MCP_CPU_REQUEST": "1"}, WithLimitProvider(FixedLimits(ContainerLimits{CPUCores: 2})))
-	if src := a.State().Sources.GOMAXPROCS; src != SourceGoDefault {
+	if src := a.State().Sources.GOMAXPROCS; src != knob.SourceGoDefault {
 		t.Errorf("GOMAXPROCS source = %s, want go-default (a CPU limit is set)", src)
 	}
 }
@@ -239,7 +243,7 @@ func TestLimitsFollowResize(t *testing.T) {
 	clk.tick()
 	clk.tick()
 	st := a.State()
-	if st.Knobs.MemoryLimit != NoMemoryLimit || st.Sources.MemoryLimit != SourceGoDefault {
+	if st.Knobs.MemoryLimit != knob.NoMemoryLimit || st.Sources.MemoryLimit != knob.SourceGoDefault {
 		t.Errorf("after the limit went away: %v", st)
 	}
 }
@@ -264,7 +268,7 @@ func TestMalformedCgroupGivesLogLineAndNoLimit(t *testing.T) {
 	a := startTestAgent(t, nil, WithLogger(zap.New(core)),
 		WithLimitProvider(cgroupLimitsFrom(cgroups.NewReader(cgroups.WithRoot(root)))))
 	st := a.State()
-	if st.Limits.MemoryBytes != 0 || st.Sources.MemoryLimit != SourceGoDefault {
+	if st.Limits.MemoryBytes != 0 || st.Sources.MemoryLimit != knob.SourceGoDefault {
 		t.Errorf("limits = %+v, GOMEMLIMIT from %s; want no limit", st.Limits, st.Sources.MemoryLimit)
 	}
 	if !strings.Contains(st.LimitError, "memory.max") {
@@ -300,11 +304,11 @@ func TestMemoryGuardEngagesAndReleases(t *testing.T) {
 		return a.State().Guard.Active
 	})
 	st := a.State()
-	if st.Sources.GOGC != SourceEmergencyGuard || st.Knobs.GOGC >= 100 || st.Knobs.GOGC != st.Guard.GOGC {
+	if st.Sources.GOGC != knob.SourceEmergencyGuard || st.Knobs.GOGC >= 100 || st.Knobs.GOGC != st.Guard.GOGC {
 		t.Errorf("while engaged: %v guard %+v", st, st.Guard)
 	}
 	// The control plane may still change GOGC; the guard keeps holding it down.
-	if _, err := a.SetKnobs(KnobUpdate{GOGC: ptr(200)}); err != nil {
+	if _, err := a.SetKnobs(knob.Change{GOGC: ptr(200)}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if g := a.State().Knobs.GOGC; g >= 100 {
@@ -316,7 +320,7 @@ func TestMemoryGuardEngagesAndReleases(t *testing.T) {
 		return !a.State().Guard.Active
 	})
 	st = a.State()
-	if st.Knobs.GOGC != 200 || st.Sources.GOGC != SourceControlPlane {
+	if st.Knobs.GOGC != 200 || st.Sources.GOGC != knob.SourceControlPlane {
 		t.Errorf("after release: %v, want the control plane's GOGC 200 back", st)
 	}
 	mu.Lock()
@@ -392,26 +396,26 @@ func TestStatedLimits(t *testing.T) {
 
 func TestParseBytes(t *testing.T) {
 	for in, want := range map[string]int64{"512MiB": 512 * mib, "1Gi": 1 << 30, "536870912": 512 * mib, "1.5GiB": 3 << 29, "2G": 2e9} {
-		if got, err := ParseBytes(in); err != nil || got != want {
-			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		if got, err := knob.ParseBytes(in); err != nil || got != want {
+			t.Errorf("knob.ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "MiB", "-1Gi", "lots"} {
-		if _, err := ParseBytes(in); err == nil {
-			t.Errorf("ParseBytes(%q) succeeded", in)
+		if _, err := knob.ParseBytes(in); err == nil {
+			t.Errorf("knob.ParseBytes(%q) succeeded", in)
 		}
 	}
 }
 
 func TestParseCPU(t *testing.T) {
 	for in, want := range map[string]float64{"2": 2, "0.5": 0.5, "500m": 0.5, " 1500m ": 1.5} {
-		if got, err := ParseCPU(in); err != nil || got != want {
-			t.Errorf("ParseCPU(%q) = %v, %v; want %v", in, got, err, want)
+		if got, err := knob.ParseCPU(in); err != nil || got != want {
+			t.Errorf("knob.ParseCPU(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "m", "-1", "0", "two", "NaN", "Inf"} {
-		if _, err := ParseCPU(in); err == nil {
-			t.Errorf("ParseCPU(%q) succeeded", in)
+		if _, err := knob.ParseCPU(in); err == nil {
+			t.Errorf("knob.ParseCPU(%q) succeeded", in)
 		}
 	}
 }

@@ -14,7 +14,7 @@
 //	http.Handle("/metrics", agent.MetricsHandler())
 //	http.Handle("/", agent.Middleware(appHandler))
 //
-// # Knobs and who owns them
+// # knob.Values and who owns them
 //
 // An operator's explicit environment setting always wins: when GOGC, GOMEMLIMIT or
 // GOMAXPROCS is set in the environment, the agent leaves that knob alone and refuses control

@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/mcplane/mcp/runtime"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // The common case: start the agent, serve its metrics, wrap the handlers.
@@ -43,11 +45,11 @@ func ExampleAgent_SetKnobs() {
 	defer agent.Reset()
 
 	gogc := 150
-	st, err := agent.SetKnobs(runtime.KnobUpdate{GOGC: &gogc, DecisionID: "d-42"})
+	st, err := agent.SetKnobs(knob.Change{GOGC: &gogc}, "d-42")
 	fmt.Println(st.Knobs.GOGC, st.Sources.GOGC, st.DecisionID, err)
 
 	bad, tooBig := -5, int64(1<<30)
-	_, err = agent.SetKnobs(runtime.KnobUpdate{GOGC: &bad, MemoryLimit: &tooBig})
+	_, err = agent.SetKnobs(knob.Change{GOGC: &bad, MemoryLimit: &tooBig}, "")
 	fmt.Println(err)
 	fmt.Println(agent.State().Knobs.GOGC)
 	// Output:

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	agentv1 "github.com/mcplane/mcp/api/agent/v1"
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // GuardState describes the emergency memory guard.
@@ -67,27 +70,27 @@ func (a *Agent) afterGC() {
 		if g.Active { // the limit went away: nothing left to guard
 			g.Active, g.calm = false, 0
 			debug.SetGCPercent(desired)
-			ev = &Event{Kind: "memory-guard-released", Message: "no memory limit in force"}
+			ev = &Event{Kind: agentv1.EventMemoryGuardReleased, Message: "no memory limit in force"}
 		}
 	case !g.Active && frac >= a.cfg.guardFraction:
 		target := emergencyGOGC(live, limit)
-		if desired != GOGCOff && desired <= target {
+		if desired != knob.GOGCOff && desired <= target {
 			break // GOGC is already at least as conservative as the guard would make it
 		}
 		g.Active, g.GOGC, g.calm, g.Since = true, target, 0, now
 		g.Activations++
 		debug.SetGCPercent(target)
-		ev = &Event{Kind: "memory-guard-engaged", Message: fmt.Sprintf(
+		ev = &Event{Kind: agentv1.EventMemoryGuardEngaged, Message: fmt.Sprintf(
 			"live heap %s is %.0f%% of the %s memory limit (threshold %.0f%%): GOGC %s→%d",
-			formatBytes(live), frac*100, formatBytes(limit), a.cfg.guardFraction*100, gogcString(desired), target)}
+			knob.FormatBytes(live), frac*100, knob.FormatBytes(limit), a.cfg.guardFraction*100, knob.FormatGOGC(desired), target)}
 	case g.Active && frac < a.cfg.guardFraction-guardHysteresis:
 		g.calm++
 		if g.calm >= guardReleaseCycles {
 			g.Active, g.calm = false, 0
 			debug.SetGCPercent(desired)
-			ev = &Event{Kind: "memory-guard-released", Message: fmt.Sprintf(
+			ev = &Event{Kind: agentv1.EventMemoryGuardReleased, Message: fmt.Sprintf(
 				"live heap %s is %.0f%% of the memory limit for %d cycles: GOGC %d→%s",
-				formatBytes(live), frac*100, guardReleaseCycles, g.GOGC, gogcString(desired))}
+				knob.FormatBytes(live), frac*100, guardReleaseCycles, g.GOGC, knob.FormatGOGC(desired))}
 		}
 	case g.Active:
 		g.calm = 0
@@ -103,7 +106,7 @@ func (a *Agent) afterGC() {
 		return
 	}
 	ev.Time, ev.LiveHeap, ev.Limit, ev.GOGC = now, live, limit, gogc
-	if ev.Kind == "memory-guard-engaged" {
+	if ev.Kind == agentv1.EventMemoryGuardEngaged {
 		a.stats.guardActivations.Add(1)
 		a.log.Warn("memory guard engaged", zap.Int64("live_heap_bytes", live), zap.Int64("limit_bytes", limit),
 			zap.Int("gogc", gogc), zap.String("reason", ev.Message))
@@ -114,13 +117,6 @@ func (a *Agent) afterGC() {
 	for _, l := range listeners {
 		l(*ev)
 	}
-}
-
-func gogcString(g int) string {
-	if g == GOGCOff {
-		return "off"
-	}
-	return fmt.Sprint(g)
 }
 
 // gcHook calls fn after every GC cycle, using a finalizer on an object that only lives until

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mcplane/mcp/internal/cgroups"
+	"github.com/mcplane/mcp/runtime/cgroups"
 )
 
 // ContainerLimits are the resource limits the container runtime put on this process.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // Option configures the agent at Start.
@@ -214,7 +216,7 @@ func (c *config) applyEnv() error {
 	if v := c.env("MCP_MEMLIMIT_RATIO"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsNaN(r) {
-			return fmt.Errorf("MCP_MEMLIMIT_RATIO=%q: want a number in (0, %v], e.g. 0.9", v, MaxMemoryLimitRatio)
+			return fmt.Errorf("MCP_MEMLIMIT_RATIO=%q: want a number in (0, %v], e.g. 0.9", v, knob.MaxMemoryLimitRatio)
 		}
 		c.memLimitRatio = r
 	}
@@ -222,14 +224,14 @@ func (c *config) applyEnv() error {
 	// laptop, the demo without root): the agent then behaves as in such a container.
 	var fixed ContainerLimits
 	if v := c.env("MCP_MEMORY_LIMIT"); v != "" {
-		b, err := ParseBytes(v)
+		b, err := knob.ParseBytes(v)
 		if err != nil {
 			return fmt.Errorf("MCP_MEMORY_LIMIT=%q: %w", v, err)
 		}
 		fixed.MemoryBytes = b
 	}
 	if v := c.env("MCP_CPU_LIMIT"); v != "" {
-		cores, err := ParseCPU(v)
+		cores, err := knob.ParseCPU(v)
 		if err != nil {
 			return fmt.Errorf("MCP_CPU_LIMIT=%q: %w", v, err)
 		}
@@ -239,7 +241,7 @@ func (c *config) applyEnv() error {
 		c.limits = FixedLimits(fixed)
 	}
 	if v := c.env("MCP_CPU_REQUEST"); v != "" {
-		cores, err := ParseCPU(v)
+		cores, err := knob.ParseCPU(v)
 		if err != nil {
 			return fmt.Errorf("MCP_CPU_REQUEST=%q: %w", v, err)
 		}
@@ -249,8 +251,8 @@ func (c *config) applyEnv() error {
 }
 
 func (c *config) validate() error {
-	if c.memLimitRatio <= 0 || c.memLimitRatio > MaxMemoryLimitRatio || math.IsNaN(c.memLimitRatio) {
-		return fmt.Errorf("memory limit ratio %v (MCP_MEMLIMIT_RATIO or WithMemoryLimitRatio): want a number in (0, %v]", c.memLimitRatio, MaxMemoryLimitRatio)
+	if c.memLimitRatio <= 0 || c.memLimitRatio > knob.MaxMemoryLimitRatio || math.IsNaN(c.memLimitRatio) {
+		return fmt.Errorf("memory limit ratio %v (MCP_MEMLIMIT_RATIO or WithMemoryLimitRatio): want a number in (0, %v]", c.memLimitRatio, knob.MaxMemoryLimitRatio)
 	}
 	if c.cpuRequest < 0 || math.IsNaN(c.cpuRequest) || math.IsInf(c.cpuRequest, 0) {
 		return fmt.Errorf("CPU request %v (MCP_CPU_REQUEST or WithCPURequest): want a positive number of cores", c.cpuRequest)
@@ -306,45 +308,6 @@ func (c *config) profilingURL() string {
 		return "http://" + net.JoinHostPort(c.controlPlaneHost(), DefaultProfilePort)
 	}
 	return c.profiling
-}
-
-// ParseBytes parses a byte quantity: a number with an optional unit B, KiB, MiB, GiB, TiB
-// (or Ki, Mi, Gi, Ti as Kubernetes writes them), or K, M, G, T (decimal).
-func ParseBytes(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"Ki", 1 << 10}, {"Mi", 1 << 20},
-		{"Gi", 1 << 30}, {"Ti", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1e3}, {"M", 1e6},
-		{"G", 1e9}, {"T", 1e12}, {"B", 1}}
-	mult := 1.0
-	for _, u := range units {
-		if p, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(p), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || v*mult < 1 || math.IsInf(v, 0) || v*mult >= math.MaxInt64/2 {
-		return 0, fmt.Errorf("want a positive size of at least one byte, such as 512MiB, 1Gi or 536870912")
-	}
-	return int64(v * mult), nil
-}
-
-// ParseCPU parses a CPU quantity as Kubernetes writes it: cores ("2", "0.5") or millicores
-// ("500m").
-func ParseCPU(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	mult := 1.0
-	if strings.HasSuffix(s, "m") {
-		mult, s = 0.001, strings.TrimSuffix(s, "m")
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, fmt.Errorf("want a positive CPU quantity such as 2, 0.5 or 500m")
-	}
-	return v * mult, nil
 }
 
 // parseResourceAttributes parses OTEL_RESOURCE_ATTRIBUTES (k=v,k=v, values percent-encoded).

@@ -12,8 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	agentv1 "github.com/mcplane/mcp/api/agent/v1"
-	"github.com/mcplane/mcp/internal/agentclient"
-	"github.com/mcplane/mcp/internal/version"
+	"github.com/mcplane/mcp/runtime/agentclient"
 )
 
 // session connects the agent to the control plane through the shared agent client: it is
@@ -32,12 +31,7 @@ func newSession(a *Agent) (*session, error) {
 	s.client = agentclient.New(agentclient.Config{
 		Endpoint: a.cfg.endpoint, Token: a.cfg.token, Credentials: creds, Logger: a.log,
 	}, s)
-	a.Subscribe(func(e Event) {
-		s.client.Event(&agentv1.AgentEvent{
-			Kind: e.Kind, Message: e.Message, TimeUnixNano: e.Time.UnixNano(),
-			LiveHeapBytes: e.LiveHeap, LimitBytes: e.Limit, Gogc: int32(e.GOGC),
-		})
-	})
+	a.Subscribe(func(e Event) { s.client.Event(eventProto(e)) })
 	return s, nil
 }
 
@@ -47,40 +41,8 @@ func (s *session) connected() bool         { return s.client.Connected() }
 
 // Apply applies one knob update and builds its acknowledgement.
 func (s *session) Apply(u *agentv1.KnobUpdate) *agentv1.KnobAck {
-	var st State
-	var err error
-	if u.GetReset_() {
-		st = s.a.Reset()
-	} else {
-		ku := KnobUpdate{Source: SourceControlPlane, DecisionID: u.GetDecisionId()}
-		if u.Gogc != nil {
-			v := int(u.GetGogc())
-			ku.GOGC = &v
-		}
-		if u.MemoryLimitBytes != nil {
-			v := u.GetMemoryLimitBytes()
-			ku.MemoryLimit = &v
-		}
-		if u.MemoryLimitRatio != nil {
-			v := u.GetMemoryLimitRatio()
-			ku.MemoryLimitRatio = &v
-		}
-		if u.Gomaxprocs != nil {
-			v := int(u.GetGomaxprocs())
-			ku.GOMAXPROCS = &v
-		}
-		st, err = s.a.SetKnobs(ku)
-	}
-	ack := &agentv1.KnobAck{DecisionId: u.GetDecisionId(), Applied: err == nil, Knobs: knobStateProto(st)}
-	if err != nil {
-		var rej *RejectedError
-		if errors.As(err, &rej) {
-			ack.Reason = rej.Reason
-		} else {
-			ack.Reason = err.Error()
-		}
-	}
-	return ack
+	st, err := s.a.SetKnobs(changeFromProto(u), u.GetDecisionId())
+	return ackProto(u.GetDecisionId(), st, err)
 }
 
 // Register describes this process.
@@ -88,56 +50,16 @@ func (s *session) Register() *agentv1.Register {
 	st := s.a.State()
 	host, _ := os.Hostname()
 	c := &s.a.cfg
-	return &agentv1.Register{
-		ProtocolVersion: agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
-		Service:         st.Service,
-		InstanceId:      st.Instance,
-		Pod:             c.env("POD_NAME"),
-		Namespace:       c.env("POD_NAMESPACE"),
-		Node:            c.env("NODE_NAME"),
-		Hostname:        host,
-		Pid:             int32(os.Getpid()),
-		GoVersion:       st.GoVersion,
-		AgentVersion:    version.Get().Version,
-		Limits:          limitsProto(st),
-		Knobs:           knobStateProto(st),
-		Runtime:         runtimeProto(s.a.Runtime()),
-		Labels:          parseResourceAttributes(c.env("MCP_LABELS")),
-	}
+	return registerProto(st, s.a.Runtime(), identity{
+		pod: c.env("POD_NAME"), namespace: c.env("POD_NAMESPACE"), node: c.env("NODE_NAME"), hostname: host,
+		pid: os.Getpid(), agentVersion: agentVersion(), labels: parseResourceAttributes(c.env("MCP_LABELS")),
+	})
 }
 
 // Heartbeat reports the process's runtime, knobs, limits and usage.
 func (s *session) Heartbeat(seq uint64) *agentv1.Heartbeat {
-	st := s.a.State()
-	hb := &agentv1.Heartbeat{Seq: seq, Runtime: runtimeProto(s.a.Runtime()), Knobs: knobStateProto(st), Limits: limitsProto(st)}
-	if u, err := s.a.usage(); err == nil {
-		hb.Usage = &agentv1.ContainerUsage{
-			MemoryBytes: u.MemoryBytes, CpuSeconds: u.CPUSeconds, CpuPeriods: u.CPUPeriods,
-			CpuThrottledPeriods: u.CPUThrottledPeriods, CpuThrottledSeconds: u.CPUThrottledSeconds, OomKills: u.OOMKills,
-		}
-	}
-	return hb
-}
-
-func knobStateProto(st State) *agentv1.KnobState {
-	return &agentv1.KnobState{
-		Values:     &agentv1.Knobs{Gogc: int32(st.Knobs.GOGC), MemoryLimitBytes: st.Knobs.MemoryLimit, Gomaxprocs: int32(st.Knobs.GOMAXPROCS)},
-		Sources:    &agentv1.KnobSources{Gogc: string(st.Sources.GOGC), MemoryLimit: string(st.Sources.MemoryLimit), Gomaxprocs: string(st.Sources.GOMAXPROCS)},
-		DecisionId: st.DecisionID,
-		Guard:      &agentv1.GuardState{Active: st.Guard.Active, Gogc: int32(st.Guard.GOGC), Activations: st.Guard.Activations},
-	}
-}
-
-func limitsProto(st State) *agentv1.ContainerLimits {
-	return &agentv1.ContainerLimits{MemoryBytes: st.Limits.MemoryBytes, CpuCores: st.Limits.CPUCores, Error: st.LimitError}
-}
-
-func runtimeProto(r RuntimeSummary) *agentv1.RuntimeSummary {
-	return &agentv1.RuntimeSummary{
-		LiveHeapBytes: r.LiveHeapBytes, HeapGoalBytes: r.HeapGoalBytes, HeapAllocBytes: r.HeapAllocBytes,
-		TotalMemoryBytes: r.TotalMemory, GcCycles: r.GCCycles, GcCpuSeconds: r.GCCPUSeconds,
-		TotalCpuSeconds: r.TotalCPUSeconds, Goroutines: r.Goroutines,
-	}
+	u, err := s.a.usage()
+	return heartbeatProto(seq, s.a.State(), s.a.Runtime(), u, err == nil)
 }
 
 // transportCredentials builds the session's TLS from WithTLS or MCP_TLS_CA / MCP_TLS_CERT /

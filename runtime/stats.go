@@ -4,6 +4,8 @@ import (
 	"math"
 	"runtime/metrics"
 	"sync"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // RuntimeSummary is a small snapshot of the Go runtime, sent with heartbeats.
@@ -111,7 +113,7 @@ func (s *sampler) summary() RuntimeSummary {
 			GOGC:            int(get(mGOGC)),
 		}
 		if ml := get(mMemLimit); ml >= math.MaxInt64 {
-			r.MemoryLimit = NoMemoryLimit
+			r.MemoryLimit = knob.NoMemoryLimit
 		} else {
 			r.MemoryLimit = int64(ml)
 		}
@@ -119,13 +121,13 @@ func (s *sampler) summary() RuntimeSummary {
 	return r
 }
 
-// currentGOGC reads GOGC without changing it; GOGCOff when it is off.
+// currentGOGC reads GOGC without changing it; knob.GOGCOff when it is off.
 func currentGOGC() int {
 	s := [1]metrics.Sample{{Name: mGOGC}}
 	metrics.Read(s[:])
 	v := s[0].Value.Uint64()
 	if v > math.MaxInt32 { // off is reported as -1 in a uint64
-		return GOGCOff
+		return knob.GOGCOff
 	}
 	return int(v)
 }

@@ -388,7 +388,7 @@ func registerOTelInstruments(mp metric.MeterProvider, a *Agent) error {
 			o.ObserveInt64(periods, int64(u.CPUPeriods))
 			o.ObserveInt64(throttledPeriods, int64(u.CPUThrottledPeriods))
 		}
-		for knob, src := range st.Sources.all() {
+		for knob, src := range st.Sources.ByName() {
 			o.ObserveInt64(knobSource, 1, metric.WithAttributes(attribute.String("knob", knob), attribute.String("source", string(src))))
 		}
 		o.ObserveInt64(guardActive, boolInt(st.Guard.Active))
@@ -399,11 +399,6 @@ func registerOTelInstruments(mp metric.MeterProvider, a *Agent) error {
 		return fmt.Errorf("register agent instruments: %w", err)
 	}
 	return nil
-}
-
-// all lists the knobs by their metric label.
-func (s KnobSources) all() map[string]Source {
-	return map[string]Source{"gogc": s.GOGC, "gomemlimit": s.MemoryLimit, "gomaxprocs": s.GOMAXPROCS}
 }
 
 func boolInt(b bool) int64 {
@@ -442,7 +437,7 @@ func (p *promCollector) Describe(ch chan<- *prometheus.Desc) {
 func (p *promCollector) Collect(ch chan<- prometheus.Metric) {
 	a := p.a
 	st := a.State()
-	for knob, src := range st.Sources.all() {
+	for knob, src := range st.Sources.ByName() {
 		ch <- prometheus.MustNewConstMetric(descKnobInfo, prometheus.GaugeValue, 1, knob, string(src))
 	}
 	if st.Limits.MemoryBytes > 0 {

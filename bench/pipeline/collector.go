@@ -23,7 +23,8 @@ import (
 	"go.opentelemetry.io/collector/otelcol"
 
 	"github.com/mcplane/mcp/collector/distribution"
-	"github.com/mcplane/mcp/internal/cgroups"
+	"github.com/mcplane/mcp/internal/cgroupctl"
+	"github.com/mcplane/mcp/runtime/cgroups"
 	"github.com/mcplane/mcp/tuner/signals"
 )
 
@@ -146,7 +147,7 @@ func profileUploads(st *signals.Store) uint64 {
 // child is a collector process in its own cgroup, held to one core.
 type child struct {
 	cmd      *exec.Cmd
-	group    *cgroups.Group
+	group    *cgroupctl.Group
 	messages chan childMessage
 	stderr   *tailBuffer
 	waited   chan error
@@ -160,7 +161,7 @@ func startChild(ctx context.Context, command func(configFile string) *exec.Cmd, 
 	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
-	group, err := cgroups.Create("mcp-bench-pipeline", cgroups.Limits{CPUCores: 1, MemoryBytes: int64(memMiB) << 20})
+	group, err := cgroupctl.Create("mcp-bench-pipeline", cgroupctl.Limits{CPUCores: 1, MemoryBytes: int64(memMiB) << 20})
 	if err != nil {
 		return nil, fmt.Errorf("a cgroup holds the collector to one core: %w (run as root on Linux)", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcplane/mcp/internal/cgroups"
+	"github.com/mcplane/mcp/internal/cgroupctl"
 )
 
 // childEnv makes the test binary the benchmark's collector process, on the configuration
@@ -47,7 +47,7 @@ func TestRunTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts collector processes in cgroups")
 	}
-	if g, err := cgroups.Create("mcp-bench-pipeline-probe", cgroups.Limits{CPUCores: 1}); errors.Is(err, cgroups.ErrNotWritable) {
+	if g, err := cgroupctl.Create("mcp-bench-pipeline-probe", cgroupctl.Limits{CPUCores: 1}); errors.Is(err, cgroupctl.ErrNotWritable) {
 		t.Skip(err)
 	} else if err == nil {
 		g.Close()

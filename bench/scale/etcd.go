@@ -18,7 +18,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/mcplane/mcp/internal/e2e"
+	"github.com/mcplane/mcp/internal/procs"
 )
 
 // EtcdVersion is the etcd release the benchmark builds when it finds none: the store and
@@ -123,7 +123,7 @@ func buildEtcd(ctx context.Context, progress *progress) (string, error) {
 // this one, each on its own client connection, as separate agents would be.
 type etcdSide struct {
 	cfg      Config
-	proc     *e2e.Proc
+	proc     *procs.Proc
 	dataDir  string
 	endpoint string
 	ver      string
@@ -164,12 +164,12 @@ func startEtcd(ctx context.Context, cfg Config, bin, version string) (_ *etcdSid
 		"--listen-client-urls", e.endpoint, "--advertise-client-urls", e.endpoint,
 		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
 		"--initial-cluster", "bench=http://"+peer, "--log-level", "warn")
-	e.proc = e2e.Prepare("etcd", cmd)
+	e.proc = procs.Prepare("etcd", cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start etcd: %w", err)
 	}
 	e.proc.Watch()
-	if err := e2e.WaitHTTP(ctx, e.proc, e.endpoint+"/health", 30*time.Second); err != nil {
+	if err := procs.WaitHTTP(ctx, e.proc, e.endpoint+"/health", 30*time.Second); err != nil {
 		return nil, fmt.Errorf("wait for etcd: %w", err)
 	}
 	var sctx context.Context
@@ -279,7 +279,7 @@ func (e *etcdSide) push(ctx context.Context, i int) (Push, error) {
 	e.mu.Lock()
 	n := len(e.watchers)
 	e.mu.Unlock()
-	before, _ := e2e.Get(e.endpoint + "/metrics")
+	before, _ := procs.Get(e.endpoint + "/metrics")
 	sent := time.Now()
 	_, err = e.writer.Put(ctx, watchKey, p.Key)
 	returned := time.Now()
@@ -291,7 +291,7 @@ func (e *etcdSide) push(ctx context.Context, i int) (Push, error) {
 	p.Received, p.Missing = len(l), n-len(l)
 	p.P50Seconds, p.P99Seconds, p.MaxSeconds = l.quantile(.5).Seconds(), l.quantile(.99).Seconds(), l.max().Seconds()
 	p.FirstSeconds = l.min().Seconds()
-	if after, err := e2e.Get(e.endpoint + "/metrics"); err == nil && before != "" {
+	if after, err := procs.Get(e.endpoint + "/metrics"); err == nil && before != "" {
 		const fsync = "etcd_disk_wal_fsync_duration_seconds_sum"
 		p.DurableSeconds = metricValue(after, fsync) - metricValue(before, fsync)
 	}

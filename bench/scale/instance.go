@@ -8,7 +8,7 @@ import (
 	"time"
 
 	agentv1 "github.com/mcplane/mcp/api/agent/v1"
-	"github.com/mcplane/mcp/internal/agentclient"
+	"github.com/mcplane/mcp/runtime/agentclient"
 )
 
 // simulatedInstance is an agentclient.Agent with no process behind it: it holds its knobs

@@ -17,9 +17,9 @@ import (
 	"google.golang.org/grpc"
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
-	"github.com/mcplane/mcp/internal/agentclient"
-	"github.com/mcplane/mcp/internal/apiclient"
-	"github.com/mcplane/mcp/internal/e2e"
+	"github.com/mcplane/mcp/controlplane/apiclient"
+	"github.com/mcplane/mcp/internal/procs"
+	"github.com/mcplane/mcp/runtime/agentclient"
 )
 
 // benchService is the one service every simulated instance belongs to, so one decision
@@ -30,7 +30,7 @@ const benchService = "scale-bench"
 // from this one.
 type mcpSide struct {
 	cfg      Config
-	proc     *e2e.Proc
+	proc     *procs.Proc
 	dataDir  string
 	base     string // HTTP API URL
 	agent    string // agent API host:port
@@ -84,13 +84,13 @@ func startMCP(ctx context.Context, cfg Config, bin string) (_ *mcpSide, err erro
 		cmd.Env = append(cmd.Environ(), key+"="+addr)
 	}
 	cmd.Env = append(cmd.Environ(), cfg.ServeEnv...)
-	m.proc = e2e.Prepare("mcp serve", cmd)
+	m.proc = procs.Prepare("mcp serve", cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start mcp serve: %w", err)
 	}
 	m.proc.Watch()
 	m.base = "http://" + httpAddr
-	if err := e2e.WaitHTTP(ctx, m.proc, m.base+"/readyz", 30*time.Second); err != nil {
+	if err := procs.WaitHTTP(ctx, m.proc, m.base+"/readyz", 30*time.Second); err != nil {
 		return nil, fmt.Errorf("wait for mcp serve: %w", err)
 	}
 	if m.api, err = apiclient.New(m.base, m.token); err != nil {
@@ -200,7 +200,7 @@ func (m *mcpSide) reconnects() int {
 // decision to settle so the acknowledgements' cost is counted too.
 func (m *mcpSide) push(ctx context.Context, gogc int) (Push, error) {
 	var p Push
-	before, err := e2e.Get(m.base + "/metrics")
+	before, err := procs.Get(m.base + "/metrics")
 	if err != nil {
 		return p, fmt.Errorf("mcp: scrape /metrics: %w", err)
 	}
@@ -252,7 +252,7 @@ func (m *mcpSide) push(ctx context.Context, gogc int) (Push, error) {
 	}
 	p.MachineCores = u1.machineSince(u0)
 	p.PeakCPUCores = max(u1.since(u0), m.sampler.peak(u0.at, u1.at, time.Second))
-	if after, err := e2e.Get(m.base + "/metrics"); err == nil {
+	if after, err := procs.Get(m.base + "/metrics"); err == nil {
 		h := histogramDelta(histogramBuckets(before, "mcp_knob_push_latency_seconds"),
 			histogramBuckets(after, "mcp_knob_push_latency_seconds"))
 		p.AckP50Seconds, p.AckP99Seconds = finite(histogramQuantile(.5, h)), finite(histogramQuantile(.99, h))
@@ -265,7 +265,7 @@ func (m *mcpSide) push(ctx context.Context, gogc int) (Push, error) {
 
 // runtimeMemory reads the server's goroutines, heap and stacks from its /metrics.
 func (m *mcpSide) runtimeMemory(side *Side) {
-	body, err := e2e.Get(m.base + "/metrics")
+	body, err := procs.Get(m.base + "/metrics")
 	if err != nil {
 		return
 	}

@@ -21,7 +21,7 @@ import (
 
 	"github.com/mcplane/mcp/bench/internal/procfs"
 
-	"github.com/mcplane/mcp/internal/e2e"
+	"github.com/mcplane/mcp/internal/procs"
 )
 
 // progress writes timestamped progress lines; a nil writer discards them.
@@ -62,7 +62,7 @@ func Run(ctx context.Context, cfg Config, progressW io.Writer) (Report, error) {
 	if mcpBin == "" {
 		pr.printf("building ./cmd/mcp")
 		var err error
-		if mcpBin, err = e2e.Build("./cmd/mcp"); err != nil {
+		if mcpBin, err = procs.Build("./cmd/mcp"); err != nil {
 			return r, fmt.Errorf("build mcp: %w", err)
 		}
 	}

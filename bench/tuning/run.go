@@ -17,9 +17,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcplane/mcp/internal/cgroups"
-	"github.com/mcplane/mcp/internal/e2e"
+	"github.com/mcplane/mcp/internal/cgroupctl"
 	"github.com/mcplane/mcp/internal/loadgen"
+	"github.com/mcplane/mcp/internal/procs"
 )
 
 // Config is one benchmark invocation.
@@ -107,7 +107,7 @@ func Run(ctx context.Context, cfg Config) ([]ProfileResult, error) {
 		fmt.Fprintf(cfg.Progress, time.Now().Format("15:04:05")+" "+format+"\n", args...)
 	}}
 	// Probe cgroups first: the benchmark means nothing without real limits.
-	probe, err := cgroups.Create("mcp-bench-probe", cgroups.Limits{MemoryBytes: 64 << 20, CPUCores: 1})
+	probe, err := cgroupctl.Create("mcp-bench-probe", cgroupctl.Limits{MemoryBytes: 64 << 20, CPUCores: 1})
 	if err != nil {
 		return nil, fmt.Errorf("mcp bench tuning runs each contender in its own cgroup, and cgroups cannot be created here: %w (run as root)", err)
 	}
@@ -124,10 +124,10 @@ func Run(ctx context.Context, cfg Config) ([]ProfileResult, error) {
 		}
 	}
 	r.log("building demoapp and mcp")
-	if r.demo, err = e2e.Build("./cmd/demoapp"); err != nil {
+	if r.demo, err = procs.Build("./cmd/demoapp"); err != nil {
 		return nil, err
 	}
-	if r.mcp, err = e2e.Build("./cmd/mcp"); err != nil {
+	if r.mcp, err = procs.Build("./cmd/mcp"); err != nil {
 		return nil, err
 	}
 	if r.dir, err = os.MkdirTemp("", "mcp-bench-tuning-"); err != nil {
@@ -266,7 +266,7 @@ func (r *runner) calibrate(ctx context.Context, p Profile) (float64, error) {
 // as a kubelet would), warm-up load, then the measured window.
 func (r *runner) run(ctx context.Context, p Profile, s setting, rate float64, warmup, measure time.Duration) (Measurement, []Point, error) {
 	m := Measurement{Name: s.name}
-	cg, err := cgroups.Create("mcp-bench", cgroups.Limits{MemoryBytes: p.MemoryLimit, CPUCores: p.CPUQuota})
+	cg, err := cgroupctl.Create("mcp-bench", cgroupctl.Limits{MemoryBytes: p.MemoryLimit, CPUCores: p.CPUQuota})
 	if err != nil {
 		return m, nil, err
 	}
@@ -371,7 +371,7 @@ func freeAddr() string {
 }
 
 // startMCP runs mcp serve with a fast tuner and an apply-mode policy for demoapp.
-func (r *runner) startMCP(ctx context.Context, dir string) (*e2e.Proc, string, string, func(), error) {
+func (r *runner) startMCP(ctx context.Context, dir string) (*procs.Proc, string, string, func(), error) {
 	httpAddr, agentAddr, otlpAddr, otlpHTTP, profAddr := freeAddr(), freeAddr(), freeAddr(), freeAddr(), freeAddr()
 	policy := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policy, []byte(benchPolicy), 0o644); err != nil {
@@ -383,18 +383,18 @@ func (r *runner) startMCP(ctx context.Context, dir string) (*e2e.Proc, string, s
 		return nil, "", "", nil, err
 	}
 	cmd := exec.CommandContext(ctx, r.mcp, "serve", "--config", config)
-	p := e2e.Prepare("mcp serve", cmd)
+	p := procs.Prepare("mcp serve", cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, "", "", nil, err
 	}
 	p.Watch()
-	if err := e2e.WaitHTTP(ctx, p, "http://"+httpAddr+"/readyz", 30*time.Second); err != nil {
+	if err := procs.WaitHTTP(ctx, p, "http://"+httpAddr+"/readyz", 30*time.Second); err != nil {
 		p.Kill()
 		return nil, "", "", nil, err
 	}
 	return p, agentAddr, otlpAddr, func() {
 		// The decisions the tuner made are kept with the run's output for inspection.
-		if out, err := e2e.Get("http://" + httpAddr + "/api/v1/decisions?limit=100"); err == nil {
+		if out, err := procs.Get("http://" + httpAddr + "/api/v1/decisions?limit=100"); err == nil {
 			_ = os.WriteFile(filepath.Join(dir, "decisions.json"), []byte(out), 0o644)
 		}
 		_ = p.Stop(5 * time.Second)
@@ -456,26 +456,26 @@ spec:
 
 // supervisor keeps demoapp running in its cgroup, restarting it after an OOM kill.
 type supervisor struct {
-	cg       *cgroups.Group
+	cg       *cgroupctl.Group
 	bin      string
 	args     []string
 	env      []string
 	addr     string
 	dir      string
 	mu       sync.Mutex
-	proc     *e2e.Proc
+	proc     *procs.Proc
 	restarts int
 }
 
 func (s *supervisor) start() error {
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Env = s.env
-	p := e2e.Prepare("demoapp", cmd)
+	p := procs.Prepare("demoapp", cmd)
 	if err := s.cg.Start(cmd); err != nil {
 		return err
 	}
 	p.Watch()
-	if err := e2e.WaitHTTP(context.Background(), p, "http://"+s.addr+"/healthz", 60*time.Second); err != nil {
+	if err := procs.WaitHTTP(context.Background(), p, "http://"+s.addr+"/healthz", 60*time.Second); err != nil {
 		p.Kill()
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
-	"github.com/mcplane/mcp/internal/apiclient"
-	"github.com/mcplane/mcp/internal/httpapi"
+	"github.com/mcplane/mcp/controlplane/apiclient"
+	"github.com/mcplane/mcp/controlplane/httpapi"
 )
 
 // clientFlags are shared by every verb that talks to a server.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcplane/mcp/internal/e2e"
+	"github.com/mcplane/mcp/internal/procs"
 	"github.com/mcplane/mcp/tuner/signals"
 )
 
@@ -39,7 +40,7 @@ func TestCollectorSignalsAndProfiles(t *testing.T) {
 		"--data-dir", filepath.Join(t.TempDir(), "data"))
 	serve.Env = append(serve.Environ(), "MCP_OTLP_GRPC_ADDR="+otlpGRPC, "MCP_OTLP_HTTP_ADDR="+otlpHTTP, "MCP_PROFILE_ADDR="+profileAddr)
 	serveProc := e2e.Start(t, "mcp serve", serve)
-	if err := e2e.WaitHTTP(ctx, serveProc, server+"/readyz", 30*time.Second); err != nil {
+	if err := procs.WaitHTTP(ctx, serveProc, server+"/readyz", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	app := exec.Command(demo, "--addr", demoAddr, "--live-heap-mib", "32", "--garbage-kib", "256")
@@ -48,7 +49,7 @@ func TestCollectorSignalsAndProfiles(t *testing.T) {
 	app.Env = append(app.Environ(), "MCP_ENDPOINT="+agentAddr, "MCP_PROFILING=http://"+profileAddr,
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+otlpGRPC, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc")
 	appProc := e2e.Start(t, "demoapp", app)
-	if err := e2e.WaitHTTP(ctx, appProc, "http://"+demoAddr+"/healthz", 20*time.Second); err != nil {
+	if err := procs.WaitHTTP(ctx, appProc, "http://"+demoAddr+"/healthz", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -58,7 +59,7 @@ func TestCollectorSignalsAndProfiles(t *testing.T) {
 	for range 2 {
 		go func() {
 			for loadCtx.Err() == nil {
-				if _, err := e2e.Get("http://" + demoAddr + "/work"); err == nil {
+				if _, err := procs.Get("http://" + demoAddr + "/work"); err == nil {
 					served.Add(1)
 				}
 			}
@@ -70,7 +71,7 @@ func TestCollectorSignalsAndProfiles(t *testing.T) {
 	deadline := start.Add(45 * time.Second)
 	for {
 		if inst == "" {
-			if body, err := e2e.Get(server + "/api/v1/instances?service=demoapp"); err == nil {
+			if body, err := procs.Get(server + "/api/v1/instances?service=demoapp"); err == nil {
 				var l struct{ Instances []struct{ ID string } }
 				_ = json.Unmarshal([]byte(body), &l)
 				if len(l.Instances) == 1 {
@@ -79,7 +80,7 @@ func TestCollectorSignalsAndProfiles(t *testing.T) {
 			}
 		}
 		if inst != "" {
-			if body, err := e2e.Get(server + "/api/v1/instances/" + inst + "/signals?since=1m"); err == nil {
+			if body, err := procs.Get(server + "/api/v1/instances/" + inst + "/signals?since=1m"); err == nil {
 				var v struct{ Samples []map[string]any }
 				_ = json.Unmarshal([]byte(body), &v)
 				if n := len(v.Samples); n > 0 {
@@ -173,7 +174,7 @@ func complete(s map[string]any, keys ...string) bool {
 
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	body, err := e2e.Get(url)
+	body, err := procs.Get(url)
 	if err != nil {
 		return // not there yet
 	}
@@ -194,7 +195,7 @@ func firstFunc(top signals.ProfileTop, prefix string) string {
 }
 
 // rss reads a process's resident set size from /proc.
-func rss(t *testing.T, p *e2e.Proc) int64 {
+func rss(t *testing.T, p *procs.Proc) int64 {
 	t.Helper()
 	b, err := exec.Command("ps", "-o", "rss=", "-p", fmt.Sprint(p.Cmd.Process.Pid)).Output()
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mcplane/mcp/internal/demo"
+	"github.com/mcplane/mcp/cmd/mcp/app/demo"
 )
 
 func newDemoCmd() *cobra.Command {

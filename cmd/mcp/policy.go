@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mcplane/mcp/internal/httpapi"
+	"github.com/mcplane/mcp/controlplane/httpapi"
 	"github.com/mcplane/mcp/tuner/policy"
 )
 

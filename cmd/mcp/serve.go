@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mcplane/mcp/internal/server"
+	"github.com/mcplane/mcp/cmd/mcp/app/server"
 )
 
 func newServeCmd() *cobra.Command {

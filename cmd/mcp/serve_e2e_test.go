@@ -11,6 +11,7 @@ import (
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/internal/e2e"
+	"github.com/mcplane/mcp/internal/procs"
 )
 
 // TestServeWithDemoapp is the control plane's end-to-end test with real processes: mcp
@@ -26,10 +27,10 @@ func TestServeWithDemoapp(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	httpAddr, agentAddr, demoAddr := e2e.FreePort(t), e2e.FreePort(t), e2e.FreePort(t)
 	server := "http://" + httpAddr
-	startServe := func() *e2e.Proc {
+	startServe := func() *procs.Proc {
 		p := e2e.Start(t, "mcp serve", exec.Command(mcp, "serve", "--http-addr", httpAddr, "--agent-addr", agentAddr,
 			"--data-dir", dataDir, "--token", "e2e-token", "--heartbeat-interval", "1s", "--gone-after", "6s"))
-		if err := e2e.WaitHTTP(ctx, p, server+"/readyz", 20*time.Second); err != nil {
+		if err := procs.WaitHTTP(ctx, p, server+"/readyz", 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -62,11 +63,11 @@ func TestServeWithDemoapp(t *testing.T) {
 		return time.Since(start)
 	}
 	gogc := func() string {
-		body, err := e2e.Get("http://" + demoAddr + "/metrics")
+		body, err := procs.Get("http://" + demoAddr + "/metrics")
 		if err != nil {
 			return ""
 		}
-		v, _ := e2e.MetricValue(body, "go_gc_gogc_percent")
+		v, _ := procs.MetricValue(body, "go_gc_gogc_percent")
 		return v
 	}
 
@@ -74,7 +75,7 @@ func TestServeWithDemoapp(t *testing.T) {
 	app := exec.Command(demo, "--addr", demoAddr, "--live-heap-mib", "8")
 	app.Env = append(app.Environ(), "MCP_ENDPOINT="+agentAddr, "MCP_TOKEN=e2e-token")
 	demoProc := e2e.Start(t, "demoapp", app)
-	if err := e2e.WaitHTTP(ctx, demoProc, "http://"+demoAddr+"/healthz", 20*time.Second); err != nil {
+	if err := procs.WaitHTTP(ctx, demoProc, "http://"+demoAddr+"/healthz", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	took := waitFor("demoapp listed healthy", 10*time.Second, func() bool {
@@ -98,7 +99,7 @@ func TestServeWithDemoapp(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	// One scrape can fail on a loaded machine; a knob that changed would stay changed.
 	waitFor("GOGC 150 kept after kill -9 of mcp", 5*time.Second, func() bool { return gogc() == "150" })
-	if _, err := e2e.Get("http://" + demoAddr + "/work"); err != nil {
+	if _, err := procs.Get("http://" + demoAddr + "/work"); err != nil {
 		t.Errorf("demoapp stopped serving without mcp: %v", err)
 	}
 

@@ -20,9 +20,10 @@ import (
 	"github.com/mcplane/mcp/alerts"
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/dashboards"
-	"github.com/mcplane/mcp/internal/cgroups"
+	"github.com/mcplane/mcp/internal/cgroupctl"
 	"github.com/mcplane/mcp/internal/e2e"
 	"github.com/mcplane/mcp/internal/loadgen"
+	"github.com/mcplane/mcp/internal/procs"
 )
 
 // noDataHere lists the dashboard queries (file/panel/refId) that cannot return data in this
@@ -127,9 +128,9 @@ func TestDashboardsAndAlerts(t *testing.T) {
 	otlpGRPC, otlpHTTP, profileAddr := e2e.FreePort(t), e2e.FreePort(t), e2e.FreePort(t)
 	promAddr, amAddr := e2e.FreePort(t), e2e.FreePort(t)
 	insts := []*instance{
-		{name: "demoapp-0", service: "demoapp", job: "demoapp", limits: cgroups.Limits{MemoryBytes: 512 << 20, CPUCores: 2}},
-		{name: "demoapp-1", service: "demoapp", job: "demoapp", limits: cgroups.Limits{MemoryBytes: 512 << 20, CPUCores: 1}},
-		{name: "checkout-0", service: "checkout", job: "checkout", limits: cgroups.Limits{MemoryBytes: 256 << 20, CPUCores: 0.5}},
+		{name: "demoapp-0", service: "demoapp", job: "demoapp", limits: cgroupctl.Limits{MemoryBytes: 512 << 20, CPUCores: 2}},
+		{name: "demoapp-1", service: "demoapp", job: "demoapp", limits: cgroupctl.Limits{MemoryBytes: 512 << 20, CPUCores: 1}},
+		{name: "checkout-0", service: "checkout", job: "checkout", limits: cgroupctl.Limits{MemoryBytes: 256 << 20, CPUCores: 0.5}},
 	}
 	nearLimit, profiled := insts[0], insts[1]
 	jobs := []scrapeJob{{name: "mcp", targets: []string{httpAddr}}}
@@ -169,8 +170,8 @@ func TestDashboardsAndAlerts(t *testing.T) {
 	}
 	promProc := st.start("prometheus", exec.Command(promBin, "--config.file="+writeFile(t, filepath.Join(dir, "prometheus.yml"), promCfg),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr), nil)
-	for p, url := range map[*e2e.Proc]string{promProc: "http://" + promAddr + "/-/ready", amProc: "http://" + amAddr + "/-/ready"} {
-		if err := e2e.WaitHTTP(ctx, p, url, 60*time.Second); err != nil {
+	for p, url := range map[*procs.Proc]string{promProc: "http://" + promAddr + "/-/ready", amProc: "http://" + amAddr + "/-/ready"} {
+		if err := procs.WaitHTTP(ctx, p, url, 60*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -183,7 +184,7 @@ func TestDashboardsAndAlerts(t *testing.T) {
 		"--tuner-interval", "2s", "--heartbeat-interval", "1s")
 	serve.Env = append(os.Environ(), "MCP_OTLP_GRPC_ADDR="+otlpGRPC, "MCP_OTLP_HTTP_ADDR="+otlpHTTP, "MCP_PROFILE_ADDR="+profileAddr)
 	serveProc := st.start("mcp serve", serve, nil)
-	if err := e2e.WaitHTTP(ctx, serveProc, "http://"+httpAddr+"/readyz", 30*time.Second); err != nil {
+	if err := procs.WaitHTTP(ctx, serveProc, "http://"+httpAddr+"/readyz", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for start := time.Now(); value1(ctx, prom, `up{job="mcp"}`) != 1; time.Sleep(200 * time.Millisecond) {
@@ -224,7 +225,7 @@ func TestDashboardsAndAlerts(t *testing.T) {
 		in.proc = st.start(in.name, cmd, in.group)
 	}
 	for _, in := range insts {
-		if err := e2e.WaitHTTP(ctx, in.proc, in.url("/healthz"), 60*time.Second); err != nil {
+		if err := procs.WaitHTTP(ctx, in.proc, in.url("/healthz"), 60*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -624,7 +625,7 @@ func checkTuning(ctx context.Context, t *testing.T, prom promAPI, server string)
 // decisionsFor lists a service's decisions through mcp serve's HTTP API.
 func decisionsFor(t *testing.T, server, service string) []apiv1.Decision {
 	t.Helper()
-	body, err := e2e.Get(server + "/api/v1/decisions?service=" + service)
+	body, err := procs.Get(server + "/api/v1/decisions?service=" + service)
 	if err != nil {
 		t.Fatal(err)
 	}

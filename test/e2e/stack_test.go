@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcplane/mcp/internal/cgroups"
+	"github.com/mcplane/mcp/internal/cgroupctl"
 	"github.com/mcplane/mcp/internal/e2e"
+	"github.com/mcplane/mcp/internal/procs"
 )
 
 // lookPath finds the first of names on PATH, or skips the test saying how to install it.
@@ -35,26 +36,26 @@ func lookPath(t *testing.T, pkg string, names ...string) string {
 // stack is the processes of one test, stopped gracefully in reverse order by stop.
 type stack struct {
 	t      *testing.T
-	procs  []*e2e.Proc
-	groups map[*e2e.Proc]*cgroups.Group
+	procs  []*procs.Proc
+	groups map[*procs.Proc]*cgroupctl.Group
 }
 
 // start starts cmd, inside g when g is not nil; it is killed at the end of the test if stop
 // did not stop it, and its output is logged if the test failed.
-func (s *stack) start(name string, cmd *exec.Cmd, g *cgroups.Group) *e2e.Proc {
+func (s *stack) start(name string, cmd *exec.Cmd, g *cgroupctl.Group) *procs.Proc {
 	s.t.Helper()
 	if g == nil {
 		p := e2e.Start(s.t, name, cmd)
 		s.procs = append(s.procs, p)
 		return p
 	}
-	p := e2e.Prepare(name, cmd)
+	p := procs.Prepare(name, cmd)
 	if err := g.Start(cmd); err != nil {
 		s.t.Fatalf("start %s in its cgroup: %v", name, err)
 	}
 	p.Watch()
 	if s.groups == nil {
-		s.groups = map[*e2e.Proc]*cgroups.Group{}
+		s.groups = map[*procs.Proc]*cgroupctl.Group{}
 	}
 	s.groups[p] = g
 	s.t.Cleanup(func() {
@@ -94,7 +95,7 @@ func (s *stack) checkAlive() {
 }
 
 // oomKills says how many OOM kills p's cgroup has seen, if it has one.
-func (s *stack) oomKills(p *e2e.Proc) string {
+func (s *stack) oomKills(p *procs.Proc) string {
 	g := s.groups[p]
 	if g == nil {
 		return ""
@@ -157,20 +158,20 @@ func (w *webhook) notifications() ([]notification, []string) {
 // instance is one demoapp process.
 type instance struct {
 	name, service, job, addr string
-	limits                   cgroups.Limits
-	group                    *cgroups.Group // nil: no cgroup, limits stated to the agent
-	proc                     *e2e.Proc
+	limits                   cgroupctl.Limits
+	group                    *cgroupctl.Group // nil: no cgroup, limits stated to the agent
+	proc                     *procs.Proc
 }
 
 func (i *instance) url(path string) string { return "http://" + i.addr + path }
 
 // metric reads one unlabelled sample from the instance's /metrics.
 func (i *instance) metric(name string) (float64, error) {
-	body, err := e2e.Get(i.url("/metrics"))
+	body, err := procs.Get(i.url("/metrics"))
 	if err != nil {
 		return 0, err
 	}
-	v, ok := e2e.MetricValue(body, name)
+	v, ok := procs.MetricValue(body, name)
 	if !ok {
 		return 0, fmt.Errorf("%s: no %s in /metrics", i.name, name)
 	}
@@ -207,9 +208,9 @@ func (i *instance) config(ctx context.Context, patch string) (demoConfig, error)
 
 // newGroup creates a cgroup with limits, removed at the end of the test; nil (and the
 // reason) when cgroups cannot be created here.
-func newGroup(t *testing.T, name string, l cgroups.Limits) (*cgroups.Group, error) {
-	g, err := cgroups.Create(name, l)
-	if errors.Is(err, cgroups.ErrNotWritable) {
+func newGroup(t *testing.T, name string, l cgroupctl.Limits) (*cgroupctl.Group, error) {
+	g, err := cgroupctl.Create(name, l)
+	if errors.Is(err, cgroupctl.ErrNotWritable) {
 		return nil, err
 	}
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/api/v1alpha1"
-	"github.com/mcplane/mcp/internal/controlplane"
-	"github.com/mcplane/mcp/internal/controlplane/cptest"
-	"github.com/mcplane/mcp/internal/store"
+	"github.com/mcplane/mcp/controlplane"
+	"github.com/mcplane/mcp/controlplane/cptest"
+	"github.com/mcplane/mcp/controlplane/store"
 	"github.com/mcplane/mcp/tuner"
 	"github.com/mcplane/mcp/tuner/signals"
 )

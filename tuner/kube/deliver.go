@@ -9,7 +9,7 @@ import (
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/api/v1alpha1"
-	"github.com/mcplane/mcp/internal/controlplane"
+	"github.com/mcplane/mcp/controlplane"
 )
 
 // deliverer runs on every replica, leader or not: it watches TuningPolicy statuses and

@@ -40,7 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/mcplane/mcp/api/v1alpha1"
-	"github.com/mcplane/mcp/internal/controlplane"
+	"github.com/mcplane/mcp/controlplane"
 	"github.com/mcplane/mcp/tuner"
 	"github.com/mcplane/mcp/tuner/policy"
 )

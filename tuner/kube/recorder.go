@@ -11,7 +11,7 @@ import (
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/api/v1alpha1"
-	"github.com/mcplane/mcp/internal/controlplane"
+	"github.com/mcplane/mcp/controlplane"
 )
 
 // recorder is the tuner's Recorder in a cluster: the control plane core stores and pushes
