@@ -338,7 +338,7 @@ func (c *Core) flush(ctx context.Context, acks []apiv1.Ack, audit []apiv1.AuditE
 			d.UpdatedAt = now
 			if u.final && d.Outcome == apiv1.OutcomePending && !u.settled {
 				d.Outcome = settledOutcome(u.summary)
-				audit = append(audit, apiv1.AuditEvent{DecisionID: d.ID, Time: now, Kind: "outcome",
+				audit = append(audit, apiv1.AuditEvent{DecisionID: d.ID, Time: now, Kind: apiv1.AuditOutcome,
 					Message: fmt.Sprintf("%s: %d of %d instances applied it, %d rejected it",
 						d.Outcome, u.summary.Applied, u.summary.Targeted, u.summary.Rejected)})
 			}

@@ -18,6 +18,8 @@ import (
 	"github.com/mcplane/mcp/controlplane"
 	"github.com/mcplane/mcp/controlplane/cptest"
 	"github.com/mcplane/mcp/controlplane/store"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -30,7 +32,7 @@ func TestDecisionPushedAndAcknowledged(t *testing.T) {
 	p.Connect(t, b, "")
 	cptest.Eventually(t, "both registered", func() bool { _, l := p.Core.Registry().Instances("svc"); return len(l) == 2 })
 
-	d, err := p.Core.Decide(context.Background(), apiv1.Decision{Service: "svc", Knobs: apiv1.KnobSet{GOGC: ptr(150)}, Source: "test", Reason: "r"})
+	d, err := p.Core.Decide(context.Background(), apiv1.Decision{Service: "svc", Knobs: knob.Change{GOGC: ptr(150)}, Source: "test", Reason: "r"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestLateInstanceGetsKnobsInForce(t *testing.T) {
 	first := &cptest.FakeAgent{Service: "svc", ID: "i-1", GOGCValue: 100}
 	p.Connect(t, first, "")
 	cptest.Eventually(t, "registered", func() bool { _, l := p.Core.Registry().Instances("svc"); return len(l) == 1 })
-	if _, err := p.Core.Decide(context.Background(), apiv1.Decision{Service: "svc", Knobs: apiv1.KnobSet{GOGC: ptr(300)}, Source: "test"}); err != nil {
+	if _, err := p.Core.Decide(context.Background(), apiv1.Decision{Service: "svc", Knobs: knob.Change{GOGC: ptr(300)}, Source: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	late := &cptest.FakeAgent{Service: "svc", ID: "i-2", GOGCValue: 100}
@@ -83,10 +85,10 @@ func TestServiceDecisionSupersedesInstanceOverride(t *testing.T) {
 	p.Connect(t, a, "")
 	cptest.Eventually(t, "registered", func() bool { _, l := p.Core.Registry().Instances("svc"); return len(l) == 1 })
 	ctx := context.Background()
-	if _, err := p.Core.Decide(ctx, apiv1.Decision{Service: "svc", Instance: "i-1", Knobs: apiv1.KnobSet{GOGC: ptr(400), MemoryLimit: ptr[int64](300 << 20)}, Source: "test"}); err != nil {
+	if _, err := p.Core.Decide(ctx, apiv1.Decision{Service: "svc", Instance: "i-1", Knobs: knob.Change{GOGC: ptr(400), MemoryLimit: ptr[int64](300 << 20)}, Source: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Core.Decide(ctx, apiv1.Decision{Service: "svc", Knobs: apiv1.KnobSet{GOGC: ptr(120)}, Source: "test"}); err != nil {
+	if _, err := p.Core.Decide(ctx, apiv1.Decision{Service: "svc", Knobs: knob.Change{GOGC: ptr(120)}, Source: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	cptest.Eventually(t, "service decision applied", func() bool { return a.GOGC() == 120 })
@@ -107,14 +109,14 @@ func TestDecideRefusesBadInputAndStoresNothing(t *testing.T) {
 		kind controlplane.ErrorKind
 		msg  string
 	}{
-		{"negative gogc", apiv1.Decision{Service: "svc", Knobs: apiv1.KnobSet{MemoryLimit: ptr[int64](100 << 20), GOGC: ptr(-5)}}, controlplane.KindInvalid, "knobs.gogc: -5 is outside [25, 2000]"},
-		{"memlimit above container", apiv1.Decision{Service: "svc", Knobs: apiv1.KnobSet{MemoryLimit: ptr[int64](1 << 30)}}, controlplane.KindInvalid,
+		{"negative gogc", apiv1.Decision{Service: "svc", Knobs: knob.Change{MemoryLimit: ptr[int64](100 << 20), GOGC: ptr(-5)}}, controlplane.KindInvalid, "knobs.gogc: -5 is outside [25, 2000]"},
+		{"memlimit above container", apiv1.Decision{Service: "svc", Knobs: knob.Change{MemoryLimit: ptr[int64](1 << 30)}}, controlplane.KindInvalid,
 			"knobs.memory_limit_bytes: 1GiB is above 0.98 × the container memory limit (512MiB) of instance i-1"},
-		{"unknown service", apiv1.Decision{Service: "nope", Knobs: apiv1.KnobSet{GOMAXPROCS: ptr(1)}}, controlplane.KindNotFound, `service "nope" is not known`},
-		{"unknown instance", apiv1.Decision{Service: "svc", Instance: "i-9", Knobs: apiv1.KnobSet{GOMAXPROCS: ptr(1)}}, controlplane.KindNotFound, `instance "i-9"`},
-		{"operator owns gogc", apiv1.Decision{Service: "svc", Knobs: apiv1.KnobSet{GOGC: ptr(200)}}, controlplane.KindConflict, "GOGC is set by the operator on every targeted instance"},
+		{"unknown service", apiv1.Decision{Service: "nope", Knobs: knob.Change{GOMAXPROCS: ptr(1)}}, controlplane.KindNotFound, `service "nope" is not known`},
+		{"unknown instance", apiv1.Decision{Service: "svc", Instance: "i-9", Knobs: knob.Change{GOMAXPROCS: ptr(1)}}, controlplane.KindNotFound, `instance "i-9"`},
+		{"operator owns gogc", apiv1.Decision{Service: "svc", Knobs: knob.Change{GOGC: ptr(200)}}, controlplane.KindConflict, "GOGC is set by the operator on every targeted instance"},
 		{"empty", apiv1.Decision{Service: "svc"}, controlplane.KindInvalid, "set at least one of"},
-		{"bad mode", apiv1.Decision{Service: "svc", Mode: "yolo", Knobs: apiv1.KnobSet{GOMAXPROCS: ptr(1)}}, controlplane.KindInvalid, `mode: "yolo"`},
+		{"bad mode", apiv1.Decision{Service: "svc", Mode: "yolo", Knobs: knob.Change{GOMAXPROCS: ptr(1)}}, controlplane.KindInvalid, `mode: "yolo"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,7 +140,7 @@ func TestObserveModeRecordsWithoutPushing(t *testing.T) {
 	a := &cptest.FakeAgent{Service: "svc", ID: "i-1", GOGCValue: 100}
 	p.Connect(t, a, "")
 	cptest.Eventually(t, "registered", func() bool { _, l := p.Core.Registry().Instances("svc"); return len(l) == 1 })
-	d, err := p.Core.Decide(context.Background(), apiv1.Decision{Service: "svc", Mode: apiv1.ModeObserve, Knobs: apiv1.KnobSet{GOGC: ptr(150)}, Source: "test"})
+	d, err := p.Core.Decide(context.Background(), apiv1.Decision{Service: "svc", Mode: apiv1.ModeObserve, Knobs: knob.Change{GOGC: ptr(150)}, Source: "test"})
 	if err != nil || d.Outcome != apiv1.OutcomeRecorded {
 		t.Fatalf("observe decision = %+v, %v", d, err)
 	}

@@ -10,9 +10,10 @@ import (
 
 	"go.uber.org/zap"
 
-	agentv1 "github.com/mcplane/mcp/api/agent/v1"
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/controlplane/store"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // ErrorKind classifies an error for the API: what the caller did wrong.
@@ -48,7 +49,7 @@ func (c *Core) Decide(ctx context.Context, d apiv1.Decision) (apiv1.Decision, er
 	if d.Mode == "" {
 		d.Mode = apiv1.ModeApply
 	}
-	req := apiv1.DecisionRequest{Service: d.Service, Instance: d.Instance, Knobs: d.Knobs, Mode: d.Mode}
+	req := apiv1.DecisionRequest{Service: d.Service, Instance: d.Instance, Knobs: d.Knobs, HPATargetUtilization: d.HPATargetUtilization, Mode: d.Mode}
 	if err := req.Validate(); err != nil {
 		return d, invalid("%v", err)
 	}
@@ -64,7 +65,7 @@ func (c *Core) Decide(ctx context.Context, d apiv1.Decision) (apiv1.Decision, er
 	c.mu.Lock()
 	_, hasDesired := c.desired[store.Target{Service: d.Service}]
 	c.mu.Unlock()
-	if len(targets) == 0 && !hasDesired && d.Workload == "" && d.Source != "kubernetes" {
+	if len(targets) == 0 && !hasDesired && d.Workload == "" && d.Source != apiv1.SourceKubernetes {
 		return d, &Error{Kind: KindNotFound, Msg: fmt.Sprintf(
 			"service %q is not known: no instance of it has registered (mcp instances lists them)", d.Service)}
 	}
@@ -98,11 +99,11 @@ func (c *Core) Decide(ctx context.Context, d apiv1.Decision) (apiv1.Decision, er
 		return d, fmt.Errorf("store decision: %w", err)
 	}
 	c.m.decisions.WithLabelValues(d.Source, string(d.Mode)).Inc()
-	c.audit(apiv1.AuditEvent{DecisionID: d.ID, Time: now, Kind: "created",
-		Message: fmt.Sprintf("%s decision by %s for %s: %s (%s)", d.Mode, d.Source, targetName(d), d.Knobs, d.Reason)})
+	c.audit(apiv1.AuditEvent{DecisionID: d.ID, Time: now, Kind: apiv1.AuditCreated,
+		Message: fmt.Sprintf("%s decision by %s for %s: %s (%s)", d.Mode, d.Source, targetName(d), d.What(), d.Reason)})
 	c.log.Info("decision created", zap.String("decision", d.ID), zap.String("service", d.Service),
 		zap.String("instance", d.Instance), zap.String("mode", string(d.Mode)), zap.String("source", d.Source),
-		zap.Stringer("knobs", d.Knobs), zap.String("reason", d.Reason))
+		zap.String("knobs", d.What()), zap.String("reason", d.Reason))
 	if desired != nil {
 		c.setDesired(desired)
 		c.push(d, conns, now)
@@ -153,15 +154,15 @@ func sameKnobs(insts []apiv1.Instance) bool {
 
 // checkAgainstInstances refuses knob values no targeted instance could take: a memory limit
 // above an instance's container, or a knob every targeted instance's operator owns.
-func checkAgainstInstances(k apiv1.KnobSet, targets []apiv1.Instance) error {
+func checkAgainstInstances(k knob.Change, targets []apiv1.Instance) error {
 	if len(targets) == 0 {
 		return nil
 	}
 	if m := k.MemoryLimit; m != nil {
 		for _, i := range targets {
-			if lim := i.Limits.MemoryBytes; lim > 0 && float64(*m) > apiv1.MaxMemoryLimitRatio*float64(lim) {
+			if lim := i.Limits.MemoryBytes; lim > 0 && *m > knob.MemoryLimitCeiling(lim) {
 				return invalid("knobs.memory_limit_bytes: %s is above %v × the container memory limit (%s) of instance %s",
-					apiv1.FormatBytes(*m), apiv1.MaxMemoryLimitRatio, apiv1.FormatBytes(lim), i.ID)
+					knob.FormatBytes(*m), knob.MaxMemoryLimitRatio, knob.FormatBytes(lim), i.ID)
 			}
 		}
 	}
@@ -172,27 +173,27 @@ func checkAgainstInstances(k apiv1.KnobSet, targets []apiv1.Instance) error {
 			}
 		}
 	}
-	owned := func(knob string, src func(apiv1.KnobSources) string) error {
+	owned := func(name string, src func(knob.Sources) knob.Source) error {
 		for _, i := range targets {
-			if src(i.Sources) != "operator-env" {
+			if src(i.Sources) != knob.SourceOperatorEnv {
 				return nil
 			}
 		}
-		return &Error{Kind: KindConflict, Msg: fmt.Sprintf("%s is set by the operator on every targeted instance; MCP never overrides it", knob)}
+		return &Error{Kind: KindConflict, Msg: fmt.Sprintf("%s is set by the operator on every targeted instance; MCP never overrides it", name)}
 	}
 	var errs []string
 	if k.GOGC != nil {
-		if err := owned("GOGC", func(s apiv1.KnobSources) string { return s.GOGC }); err != nil {
+		if err := owned("GOGC", func(s knob.Sources) knob.Source { return s.GOGC }); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
 	if k.MemoryLimit != nil || k.MemoryLimitRatio != nil {
-		if err := owned("GOMEMLIMIT", func(s apiv1.KnobSources) string { return s.MemoryLimit }); err != nil {
+		if err := owned("GOMEMLIMIT", func(s knob.Sources) knob.Source { return s.MemoryLimit }); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
 	if k.GOMAXPROCS != nil {
-		if err := owned("GOMAXPROCS", func(s apiv1.KnobSources) string { return s.GOMAXPROCS }); err != nil {
+		if err := owned("GOMAXPROCS", func(s knob.Sources) knob.Source { return s.GOMAXPROCS }); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -202,28 +203,10 @@ func checkAgainstInstances(k apiv1.KnobSet, targets []apiv1.Instance) error {
 	return nil
 }
 
-// knobUpdate converts a knob set to the protocol message.
-func knobUpdate(id string, k apiv1.KnobSet) *agentv1.KnobUpdate {
-	u := &agentv1.KnobUpdate{DecisionId: id, Reset_: k.Reset}
-	if k.GOGC != nil {
-		v := int32(*k.GOGC)
-		u.Gogc = &v
-	}
-	u.MemoryLimitBytes = k.MemoryLimit
-	u.MemoryLimitRatio = k.MemoryLimitRatio
-	if k.GOMAXPROCS != nil {
-		v := int32(*k.GOMAXPROCS)
-		u.Gomaxprocs = &v
-	}
-	return u
-}
-
 // pushTargets returns the sessions a decision goes to: every connected instance it covers,
-// none when it changes no runtime knob.
+// none when it changes no runtime knob (an HPA target is the cluster's, not the agents').
 func (c *Core) pushTargets(d apiv1.Decision) []*conn {
-	k := d.Knobs
-	k.HPATargetUtilization = nil // not a runtime knob
-	if k.IsEmpty() {
+	if d.Knobs.IsEmpty() {
 		return nil
 	}
 	return c.reg.connected(d.Service, d.Instance)
@@ -235,8 +218,6 @@ func (c *Core) push(d apiv1.Decision, conns []*conn, at time.Time) {
 	if len(conns) == 0 {
 		return
 	}
-	k := d.Knobs
-	k.HPATargetUtilization = nil
 	p := &pendingDecision{id: d.ID, pushedAt: at, waiting: make(map[string]bool, len(conns))}
 	for _, cn := range conns {
 		p.waiting[cn.instance] = true
@@ -245,7 +226,7 @@ func (c *Core) push(d apiv1.Decision, conns []*conn, at time.Time) {
 	c.mu.Lock()
 	c.pending[d.ID] = p
 	c.mu.Unlock()
-	msg := &agentv1.ControlMessage{Msg: &agentv1.ControlMessage_Knobs{Knobs: knobUpdate(d.ID, k)}}
+	msg := knobUpdateProto(d.ID, d.Knobs)
 	c.fanOut(conns, func(cn *conn) {
 		cn.pushedAt(d.ID, at)
 		if err := cn.send(msg); err != nil {
@@ -253,14 +234,17 @@ func (c *Core) push(d apiv1.Decision, conns []*conn, at time.Time) {
 			c.log.Warn("knob push failed", zap.String("decision", d.ID), zap.String("instance", cn.instance), zap.Error(err))
 		}
 	})
-	c.audit(apiv1.AuditEvent{DecisionID: d.ID, Time: c.clock.Now(), Kind: "pushed",
+	c.audit(apiv1.AuditEvent{DecisionID: d.ID, Time: c.clock.Now(), Kind: apiv1.AuditPushed,
 		Message: fmt.Sprintf("pushed to %d connected instances", len(conns))})
 }
 
-// nextDesired returns the knob sets an apply-mode decision leaves in force: its target's
+// nextDesired returns the knob changes an apply-mode decision leaves in force: its target's
 // set merged with the decision's knobs and, for a service-wide decision, the service's
 // instance-level sets without the knobs it just changed (the newer, wider decision wins).
 func (c *Core) nextDesired(d apiv1.Decision, now time.Time) []store.Desired {
+	if d.Knobs.IsEmpty() {
+		return nil // an HPA target only: nothing changes for the agents
+	}
 	target := store.Target{Service: d.Service, Instance: d.Instance}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -312,7 +296,7 @@ func (c *Core) fanOut(conns []*conn, fn func(*conn)) {
 
 // DesiredFor is the knob set in force for an instance: its service's, overlaid with its
 // own, and the decision that last changed it.
-func (c *Core) DesiredFor(service, instance string) (apiv1.KnobSet, string) {
+func (c *Core) DesiredFor(service, instance string) (knob.Change, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	svc := c.desired[store.Target{Service: service}]
@@ -366,6 +350,11 @@ func (c *Core) Settle(ctx context.Context, id string, outcome apiv1.Outcome, obs
 		p.settled = true
 	}
 	c.mu.Unlock()
-	c.audit(apiv1.AuditEvent{DecisionID: id, Time: now, Kind: "outcome", Message: string(outcome) + ": " + note})
+	c.audit(apiv1.AuditEvent{DecisionID: id, Time: now, Kind: apiv1.AuditOutcome, Message: string(outcome) + ": " + note})
 	return nil
+}
+
+// Decision reads a stored decision.
+func (c *Core) Decision(ctx context.Context, id string) (apiv1.Decision, error) {
+	return c.store.GetDecision(ctx, id)
 }

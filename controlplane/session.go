@@ -76,7 +76,7 @@ func (c *Core) authorized(ctx context.Context) error {
 		return nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	vals := md.Get(agentv1.AuthorizationHeader)
 	if len(vals) == 0 {
 		c.m.authFailures.Inc()
 		return status.Error(codes.Unauthenticated, "no bearer token: set MCP_TOKEN on the agent to the control plane's token")
@@ -177,28 +177,20 @@ func (s *agentService) Session(stream agentv1.AgentService_SessionServer) error 
 	}
 	c.log.Info("agent registered", with(zap.String("go_version", reg.GetGoVersion()),
 		zap.Int64("memory_limit_bytes", inst.Limits.MemoryBytes), zap.Float64("cpu_limit_cores", inst.Limits.CPUCores),
-		zap.Int("gogc", inst.Knobs.GOGC), zap.String("gogc_source", inst.Sources.GOGC))...)
+		zap.Int("gogc", inst.Knobs.GOGC), zap.String("gogc_source", string(inst.Sources.GOGC)))...)
 
 	var sid [8]byte
 	_, _ = rand.Read(sid[:])
-	if err := cn.send(&agentv1.ControlMessage{Msg: &agentv1.ControlMessage_Registered{Registered: &agentv1.Registered{
-		ProtocolVersion:     agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
-		SessionId:           hex.EncodeToString(sid[:]),
-		HeartbeatIntervalMs: c.cfg.HeartbeatInterval.Milliseconds(),
-	}}}); err != nil {
+	if err := cn.send(registeredProto(hex.EncodeToString(sid[:]), c.cfg.HeartbeatInterval)); err != nil {
 		return err
 	}
-	// An instance that connects after a decision gets the knob set in force at once.
-	if knobs, id := c.DesiredFor(cn.service, cn.instance); !knobs.IsEmpty() && id != inst.DecisionID {
-		k := knobs
-		k.HPATargetUtilization = nil
-		if !k.IsEmpty() {
-			cn.pushedAt(id, now)
-			if err := cn.send(&agentv1.ControlMessage{Msg: &agentv1.ControlMessage_Knobs{Knobs: knobUpdate(id, k)}}); err != nil {
-				return err
-			}
-			c.log.Info("knob set in force pushed on registration", with(zap.String("decision", id), zap.Stringer("knobs", k))...)
+	// An instance that connects after a decision gets the knob change in force at once.
+	if k, id := c.DesiredFor(cn.service, cn.instance); !k.IsEmpty() && id != inst.DecisionID {
+		cn.pushedAt(id, now)
+		if err := cn.send(knobUpdateProto(id, k)); err != nil {
+			return err
 		}
+		c.log.Info("knob change in force pushed on registration", with(zap.String("decision", id), zap.Stringer("knobs", k))...)
 	}
 
 	for {
@@ -216,17 +208,7 @@ func (s *agentService) Session(stream agentv1.AgentService_SessionServer) error 
 			c.m.messages.WithLabelValues("heartbeat").Inc()
 			hb := m.Heartbeat
 			c.reg.heartbeat(cn.instance, cn, c.clock.Now(), func(i *apiv1.Instance) {
-				applyKnobState(i, hb.GetKnobs())
-				if l := hb.GetLimits(); l != nil {
-					i.Limits = apiv1.Limits{MemoryBytes: l.GetMemoryBytes(), CPUCores: l.GetCpuCores(), Error: l.GetError()}
-				}
-				if r := hb.GetRuntime(); r != nil {
-					i.Runtime = runtimeFromProto(r)
-				}
-				if u := hb.GetUsage(); u != nil {
-					i.Usage = &apiv1.Usage{MemoryBytes: u.GetMemoryBytes(), CPUSeconds: u.GetCpuSeconds(), CPUPeriods: u.GetCpuPeriods(),
-						CPUThrottledPeriods: u.GetCpuThrottledPeriods(), CPUThrottledSeconds: u.GetCpuThrottledSeconds(), OOMKills: u.GetOomKills()}
-				}
+				applyHeartbeat(i, hb)
 			})
 		case *agentv1.AgentMessage_Ack:
 			c.m.messages.WithLabelValues("ack").Inc()
@@ -235,7 +217,7 @@ func (s *agentService) Session(stream agentv1.AgentService_SessionServer) error 
 			c.m.messages.WithLabelValues("event").Inc()
 			ev := m.Event
 			c.log.Warn("agent event", with(zap.String("kind", ev.GetKind()), zap.String("message", ev.GetMessage()))...)
-			c.reg.addEvent(cn.instance, apiv1.AuditEvent{Time: time.Unix(0, ev.GetTimeUnixNano()).UTC(), Kind: ev.GetKind(), Message: ev.GetMessage()})
+			c.reg.addEvent(cn.instance, eventFromProto(ev))
 		case *agentv1.AgentMessage_Register:
 			c.m.invalid.Inc()
 			return status.Error(codes.InvalidArgument, "register sent twice in one session")
@@ -249,14 +231,10 @@ func (s *agentService) Session(stream agentv1.AgentService_SessionServer) error 
 func (c *Core) handleAck(cn *conn, a *agentv1.KnobAck) {
 	now := c.clock.Now()
 	pushedAt, ok := cn.acked(a.GetDecisionId())
-	ack := apiv1.Ack{DecisionID: a.GetDecisionId(), Instance: cn.instance, Applied: a.GetApplied(), Reason: a.GetReason(), At: now}
+	ack := ackFromProto(a, cn.instance, now)
 	if ok {
 		ack.LatencySeconds = now.Sub(pushedAt).Seconds()
 		c.m.pushLatency.Observe(ack.LatencySeconds)
-	}
-	if v := a.GetKnobs().GetValues(); v != nil {
-		k := apiv1.Knobs{GOGC: int(v.GetGogc()), MemoryLimit: v.GetMemoryLimitBytes(), GOMAXPROCS: int(v.GetGomaxprocs())}
-		ack.Knobs = &k
 	}
 	if ack.Applied {
 		c.m.pushes.WithLabelValues("applied").Inc()
@@ -290,46 +268,5 @@ func recvWithTimeout(ctx context.Context, stream agentv1.AgentService_SessionSer
 		return nil, status.Errorf(codes.DeadlineExceeded, "no register within %v of opening the session", d)
 	case <-ctx.Done():
 		return nil, status.FromContextError(ctx.Err()).Err()
-	}
-}
-
-func instanceFromRegister(r *agentv1.Register, replica string, now time.Time) apiv1.Instance {
-	i := apiv1.Instance{
-		ID: r.GetInstanceId(), Service: r.GetService(), Pod: r.GetPod(), Namespace: r.GetNamespace(), Node: r.GetNode(),
-		Hostname: r.GetHostname(), PID: int(r.GetPid()), GoVersion: r.GetGoVersion(), AgentVersion: r.GetAgentVersion(),
-		Labels: r.GetLabels(), Health: apiv1.HealthHealthy, Connected: true, Replica: replica,
-		RegisteredAt: now, LastHeartbeat: now,
-	}
-	if l := r.GetLimits(); l != nil {
-		i.Limits = apiv1.Limits{MemoryBytes: l.GetMemoryBytes(), CPUCores: l.GetCpuCores(), Error: l.GetError()}
-	}
-	applyKnobState(&i, r.GetKnobs())
-	if rt := r.GetRuntime(); rt != nil {
-		i.Runtime = runtimeFromProto(rt)
-	}
-	return i
-}
-
-func applyKnobState(i *apiv1.Instance, k *agentv1.KnobState) {
-	if k == nil {
-		return
-	}
-	if v := k.GetValues(); v != nil {
-		i.Knobs = apiv1.Knobs{GOGC: int(v.GetGogc()), MemoryLimit: v.GetMemoryLimitBytes(), GOMAXPROCS: int(v.GetGomaxprocs())}
-	}
-	if s := k.GetSources(); s != nil {
-		i.Sources = apiv1.KnobSources{GOGC: s.GetGogc(), MemoryLimit: s.GetMemoryLimit(), GOMAXPROCS: s.GetGomaxprocs()}
-	}
-	i.DecisionID = k.GetDecisionId()
-	if g := k.GetGuard(); g != nil {
-		i.Guard = apiv1.Guard{Active: g.GetActive(), GOGC: int(g.GetGogc()), Activations: g.GetActivations()}
-	}
-}
-
-func runtimeFromProto(r *agentv1.RuntimeSummary) apiv1.RuntimeSummary {
-	return apiv1.RuntimeSummary{
-		LiveHeapBytes: r.GetLiveHeapBytes(), HeapGoalBytes: r.GetHeapGoalBytes(), HeapAllocBytes: r.GetHeapAllocBytes(),
-		TotalMemory: r.GetTotalMemoryBytes(), GCCycles: r.GetGcCycles(), GCCPUSeconds: r.GetGcCpuSeconds(),
-		TotalCPUSeconds: r.GetTotalCpuSeconds(), Goroutines: r.GetGoroutines(),
 	}
 }

@@ -4,9 +4,10 @@ import (
 	"math"
 	"time"
 
-	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/tuner/model"
 	"github.com/mcplane/mcp/tuner/signals"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // Aggregate is a workload's signals over a window: per-instance means, then summed (rates)
@@ -146,7 +147,7 @@ func aggregate(src SignalSource, keys []signals.Key, since time.Time, keep func(
 func (a Aggregate) observed() model.Observed {
 	gomem := a.GOMEMLIMIT
 	if !signals.Has(gomem) {
-		gomem = apiv1.NoMemoryLimit
+		gomem = knob.NoMemoryLimit
 	}
 	return model.Observed{LiveHeap: a.LiveHeap, HeapGoal: a.HeapGoal, AllocRate: a.AllocRate, GCCores: a.GCCores,
 		CPUCores: a.CPUCores, GCCycles: a.GCCycles, RuntimeMem: a.RuntimeMem, MemoryLimit: a.MemoryLimit,

@@ -1,6 +1,11 @@
 package tuner
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	apiv1 "github.com/mcplane/mcp/api/v1"
+	"github.com/mcplane/mcp/runtime/knob"
+)
 
 type metrics struct {
 	evaluations   *prometheus.CounterVec
@@ -40,4 +45,32 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			m.floorDistance, m.guardEvents)
 	}
 	return m
+}
+
+// countDecision counts a decision once per knob it changes.
+func (t *Tuner) countDecision(service string, mode apiv1.Mode, d apiv1.Decision) {
+	for _, k := range d.Knobs.Knobs() {
+		t.m.decisions.WithLabelValues(service, k, string(mode)).Inc()
+	}
+	if d.HPATargetUtilization != nil {
+		t.m.decisions.WithLabelValues(service, "hpa_target", string(mode)).Inc()
+	}
+}
+
+func (t *Tuner) recordGauges(service string, a Aggregate) {
+	// Rollback counters start at zero for every service, so increase() sees the first one.
+	for _, k := range regressionKinds {
+		t.m.rollbacks.WithLabelValues(service, string(k))
+	}
+	for name, v := range map[string]float64{knob.NameGOGC: a.GOGC, knob.NameGOMEMLIMIT: a.GOMEMLIMIT, knob.NameGOMAXPROCS: a.GOMAXPROCS} {
+		if finite(v) {
+			t.m.knobValue.WithLabelValues(service, name).Set(v)
+		}
+	}
+	if finite(a.GCFrac) {
+		t.m.gcFraction.WithLabelValues(service, "observed").Set(a.GCFrac)
+	}
+	if finite(a.CPUPerReq) {
+		t.m.cpuPerReq.WithLabelValues(service).Set(a.CPUPerReq)
+	}
 }

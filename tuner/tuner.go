@@ -32,6 +32,8 @@ import (
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/tuner/policy"
 	"github.com/mcplane/mcp/tuner/signals"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // SignalSource gives the tuner its signal windows (a *signals.Store).
@@ -251,10 +253,16 @@ func (t *Tuner) workload(p policy.Policy, svc string) *workload {
 	defer t.mu.Unlock()
 	w, ok := t.workloads[key]
 	if !ok {
-		w = &workload{key: key, policy: p.Key(), service: svc, phase: PhaseSteady}
+		w = newWorkload(key, p.Key(), svc)
 		t.workloads[key] = w
 	}
 	return w
+}
+
+// newWorkload starts tracking a service under a policy, in the steady phase.
+func newWorkload(key, policyKey, service string) *workload {
+	return &workload{key: key, policy: policyKey, service: service, phase: PhaseSteady,
+		status: WorkloadStatus{Service: service, Policy: policyKey, Phase: PhaseSteady}}
 }
 
 // NoteChange tells the tuner that a workload's knobs were last changed at a time, by a
@@ -266,7 +274,7 @@ func (t *Tuner) NoteChange(policyKey, service, decisionID string, at time.Time) 
 	defer t.mu.Unlock()
 	w, ok := t.workloads[key]
 	if !ok {
-		w = &workload{key: key, policy: policyKey, service: service, phase: PhaseSteady}
+		w = newWorkload(key, policyKey, service)
 		t.workloads[key] = w
 	}
 	if at.After(w.lastChange) {
@@ -292,16 +300,21 @@ func (t *Tuner) Status() map[string][]WorkloadStatus {
 
 // WorkloadStatus is what the tuner reports about one workload.
 type WorkloadStatus struct {
-	Service      string             `json:"service"`
-	Policy       string             `json:"policy"`
-	Phase        Phase              `json:"phase"`
-	Instances    int                `json:"instances"`
-	Current      apiv1.KnobSet      `json:"current"`
-	Recommended  apiv1.KnobSet      `json:"recommended"`
-	Reason       string             `json:"reason"`
-	LastDecision string             `json:"last_decision,omitempty"`
-	Evaluated    time.Time          `json:"evaluated"`
-	Evidence     map[string]float64 `json:"evidence,omitempty"`
+	Service     string      `json:"service"`
+	Policy      string      `json:"policy"`
+	Phase       Phase       `json:"phase"`
+	Instances   int         `json:"instances"`
+	Current     knob.Change `json:"current"`
+	Recommended knob.Change `json:"recommended"`
+	// HPATarget is the HPA's target utilization now, RecommendedHPATarget the one the tuner
+	// would set, and AppliedHPATarget the one its last apply-mode decision set (in a cluster).
+	HPATarget            *int               `json:"hpa_target_utilization,omitempty"`
+	RecommendedHPATarget *int               `json:"recommended_hpa_target_utilization,omitempty"`
+	AppliedHPATarget     *int               `json:"applied_hpa_target_utilization,omitempty"`
+	Reason               string             `json:"reason"`
+	LastDecision         string             `json:"last_decision,omitempty"`
+	Evaluated            time.Time          `json:"evaluated"`
+	Evidence             map[string]float64 `json:"evidence,omitempty"`
 	// FloorDistance is how far GC CPU is above the memory-bound floor, as a ratio to it
 	// (nil until the model could be fitted).
 	FloorDistance *float64 `json:"floor_distance,omitempty"`
@@ -317,3 +330,22 @@ const (
 )
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// actuate hands an apply-mode decision to the other actuators.
+func (t *Tuner) actuate(ctx context.Context, p policy.Policy, d apiv1.Decision) {
+	if d.Mode != apiv1.ModeApply {
+		return
+	}
+	t.m.actuations.WithLabelValues("agent", "ok").Inc()
+	for _, a := range t.actuators {
+		err := a.Apply(ctx, p, d)
+		switch {
+		case err == nil:
+			t.m.actuations.WithLabelValues(a.Name(), "ok").Inc()
+		case errors.Is(err, ErrNotMine):
+		default:
+			t.m.actuations.WithLabelValues(a.Name(), "failed").Inc()
+			t.log.Warn("actuation failed", zap.String("actuator", a.Name()), zap.String("decision", d.ID), zap.Error(err))
+		}
+	}
+}

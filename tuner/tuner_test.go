@@ -13,6 +13,8 @@ import (
 	"github.com/mcplane/mcp/api/v1alpha1"
 	"github.com/mcplane/mcp/tuner/policy"
 	"github.com/mcplane/mcp/tuner/signals"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 const mib = 1 << 20
@@ -81,7 +83,7 @@ func newHarness(t *testing.T, p policy.Policy, ids ...string) *harness {
 	h := &harness{t: t, clk: &fakeClock{now: time.Unix(1_700_000_000, 0)}, sig: &fakeSignals{}, inst: &fakeInstances{events: map[string][]apiv1.AuditEvent{}}, rec: &fakeRecorder{}}
 	for _, id := range ids {
 		h.inst.insts = append(h.inst.insts, apiv1.Instance{ID: id, Service: "svc", Hostname: "host-" + id, Health: apiv1.HealthHealthy, Connected: true,
-			RegisteredAt: h.clk.now.Add(-time.Hour), Sources: apiv1.KnobSources{GOGC: "go-default", MemoryLimit: "cgroup", GOMAXPROCS: "go-default"},
+			RegisteredAt: h.clk.now.Add(-time.Hour), Sources: knob.Sources{GOGC: "go-default", MemoryLimit: "cgroup", GOMAXPROCS: "go-default"},
 			Usage: &apiv1.Usage{}})
 	}
 	tu, err := New(DefaultConfig(), h.sig, h.inst, h.rec, staticPolicies{p}, nil, nil, WithClock(h.clk))

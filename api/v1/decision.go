@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // Mode is how far automation may go.
@@ -36,6 +38,24 @@ const (
 	OutcomeNoInstances Outcome = "no-instances"
 )
 
+// Who makes decisions (Decision.Source).
+const (
+	// SourceAPI: a person or automation through the HTTP API (mcp knobs set).
+	SourceAPI = "api"
+	// SourceTuner: the tuner, under a policy.
+	SourceTuner = "tuner"
+	// SourceKubernetes: a decision another replica made, learned from a TuningPolicy status.
+	SourceKubernetes = "kubernetes"
+)
+
+// Kinds of audit events (AuditEvent.Kind).
+const (
+	AuditCreated = "created"
+	AuditPushed  = "pushed"
+	AuditOutcome = "outcome"
+	AuditNote    = "note"
+)
+
 // Decision is one change to a workload's knobs, with its evidence and what became of it.
 // Decisions are stored durably before anything is pushed.
 type Decision struct {
@@ -43,13 +63,16 @@ type Decision struct {
 	Service  string `json:"service"`
 	Instance string `json:"instance,omitempty"` // empty: every instance of the service
 	// Namespace and Workload name the Kubernetes workload, when the decision is for one.
-	Namespace string  `json:"namespace,omitempty"`
-	Workload  string  `json:"workload,omitempty"`
-	Mode      Mode    `json:"mode"`
-	Source    string  `json:"source"` // "api", "tuner", "kubernetes", ...
-	Policy    string  `json:"policy,omitempty"`
-	Before    *Knobs  `json:"before,omitempty"`
-	Knobs     KnobSet `json:"knobs"`
+	Namespace string       `json:"namespace,omitempty"`
+	Workload  string       `json:"workload,omitempty"`
+	Mode      Mode         `json:"mode"`
+	Source    string       `json:"source"` // SourceAPI, SourceTuner, SourceKubernetes
+	Policy    string       `json:"policy,omitempty"`
+	Before    *knob.Values `json:"before,omitempty"`
+	// Knobs is the change to the processes' runtime knobs; HPATargetUtilization the change
+	// to the workload's HPA (a workload setting, not a process knob). One of them is set.
+	Knobs                knob.Change `json:"knobs"`
+	HPATargetUtilization *int        `json:"hpa_target_utilization,omitempty"`
 	// Reason is the human explanation in numbers, e.g. "live heap 212MiB of 512MiB, GC CPU
 	// 18% → GOGC 100→260, predicted GC CPU 7%".
 	Reason string `json:"reason"`
@@ -78,12 +101,12 @@ type AckSummary struct {
 
 // Ack is one instance's answer to a decision.
 type Ack struct {
-	DecisionID string    `json:"decision_id"`
-	Instance   string    `json:"instance"`
-	Applied    bool      `json:"applied"`
-	Reason     string    `json:"reason,omitempty"`
-	Knobs      *Knobs    `json:"knobs,omitempty"`
-	At         time.Time `json:"at"`
+	DecisionID string       `json:"decision_id"`
+	Instance   string       `json:"instance"`
+	Applied    bool         `json:"applied"`
+	Reason     string       `json:"reason,omitempty"`
+	Knobs      *knob.Values `json:"knobs,omitempty"`
+	At         time.Time    `json:"at"`
 	// LatencySeconds is from the push to the acknowledgement.
 	LatencySeconds float64 `json:"latency_seconds"`
 }
@@ -92,16 +115,18 @@ type Ack struct {
 type AuditEvent struct {
 	DecisionID string    `json:"decision_id"`
 	Time       time.Time `json:"time"`
-	Kind       string    `json:"kind"` // "created", "pushed", "outcome", "note"
+	Kind       string    `json:"kind"` // AuditCreated, AuditPushed, AuditOutcome, AuditNote
 	Message    string    `json:"message"`
 }
 
 // DecisionRequest is the body of POST /api/v1/decisions: a manual knob change.
 type DecisionRequest struct {
-	Service  string  `json:"service"`
-	Instance string  `json:"instance,omitempty"`
-	Knobs    KnobSet `json:"knobs"`
-	Reason   string  `json:"reason,omitempty"`
+	Service  string      `json:"service"`
+	Instance string      `json:"instance,omitempty"`
+	Knobs    knob.Change `json:"knobs"`
+	// HPATargetUtilization is the HPA's target CPU utilization in percent (Kubernetes only).
+	HPATargetUtilization *int   `json:"hpa_target_utilization,omitempty"`
+	Reason               string `json:"reason,omitempty"`
 	// Mode defaults to apply.
 	Mode Mode `json:"mode,omitempty"`
 }
@@ -115,8 +140,16 @@ func (r DecisionRequest) Validate() error {
 	if r.Mode != "" && !r.Mode.Valid() {
 		problems = append(problems, fmt.Sprintf("mode: %q is not one of observe, recommend, apply", r.Mode))
 	}
-	if err := r.Knobs.Validate("knobs."); err != nil {
-		problems = append(problems, err.Error())
+	if h := r.HPATargetUtilization; h != nil && (*h < 1 || *h > 100) {
+		problems = append(problems, fmt.Sprintf("hpa_target_utilization: %d is outside [1, 100]", *h))
+	}
+	switch {
+	case r.HPATargetUtilization == nil && r.Knobs.IsEmpty():
+		problems = append(problems, "knobs: set at least one of gogc, memory_limit_bytes, memory_limit_ratio, gomaxprocs or reset, or hpa_target_utilization")
+	case !r.Knobs.IsEmpty():
+		if err := r.Knobs.Validate("knobs."); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
@@ -139,4 +172,17 @@ type DecisionDetail struct {
 // Error is every error body of the API.
 type Error struct {
 	Error string `json:"error"`
+}
+
+// What describes what a decision changes, as the CLI and the audit trail print it: its
+// knob change and its HPA target.
+func (d Decision) What() string {
+	s := d.Knobs.String()
+	if h := d.HPATargetUtilization; h != nil {
+		if s != "" {
+			s += " "
+		}
+		s += fmt.Sprintf("HPA target=%d%%", *h)
+	}
+	return s
 }

@@ -5,6 +5,9 @@
 // +groupName=mcp.mcplane.dev
 package v1alpha1
 
+// The deep copies and the CRD (then copied into the chart and kustomize by go generate ./deploy).
+//go:generate go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 object crd paths=. output:crd:dir=../../deploy/crd
+
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/scheme"

@@ -289,9 +289,13 @@ type KnobValues struct {
 	GOGC *int32 `json:"gogc,omitempty"`
 	// +optional
 	GOMEMLIMITBytes *int64 `json:"gomemlimitBytes,omitempty"`
-	// GOMEMLIMITPercent is GOMEMLIMIT as a percentage of each instance's memory limit.
+	// GOMEMLIMITRatio is GOMEMLIMIT as a fraction of each instance's memory limit, written
+	// exactly as it was decided (the shortest decimal that reads back as the same number),
+	// so every replica pushes the same value to its agents.
+	// +kubebuilder:validation:Pattern=`^0?\.[0-9]+$`
+	// +kubebuilder:validation:MaxLength=32
 	// +optional
-	GOMEMLIMITPercent *int32 `json:"gomemlimitPercent,omitempty"`
+	GOMEMLIMITRatio *string `json:"gomemlimitRatio,omitempty"`
 	// +optional
 	GOMAXPROCS *int32 `json:"gomaxprocs,omitempty"`
 	// +optional

@@ -142,9 +142,9 @@ func (in *KnobValues) DeepCopyInto(out *KnobValues) {
 		*out = new(int64)
 		**out = **in
 	}
-	if in.GOMEMLIMITPercent != nil {
-		in, out := &in.GOMEMLIMITPercent, &out.GOMEMLIMITPercent
-		*out = new(int32)
+	if in.GOMEMLIMITRatio != nil {
+		in, out := &in.GOMEMLIMITRatio, &out.GOMEMLIMITRatio
+		*out = new(string)
 		**out = **in
 	}
 	if in.GOMAXPROCS != nil {

@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
-	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/mcplane/mcp/bench/internal/nopcol"
 )
 
 // sinkCounts is what one demoapp's sinks received.
@@ -88,7 +88,7 @@ func (s *sinks) startOTLP(ctx context.Context) error {
 		s.logs.Add(uint64(ld.LogRecordCount()))
 		return nil
 	})
-	set := receivertest.NewNopSettings(f.Type())
+	set := nopcol.ReceiverSettings(f.Type())
 	// The factory shares one receiver, and one gRPC server, between the three signals
 	// of a config; each Start after the first is a no-op.
 	tr, err := f.CreateTraces(ctx, set, cfg, traces)
@@ -104,7 +104,7 @@ func (s *sinks) startOTLP(ctx context.Context) error {
 		return fmt.Errorf("create OTLP logs receiver: %w", err)
 	}
 	for _, r := range []component.Component{tr, mr, lr} {
-		if err := r.Start(ctx, componenttest.NewNopHost()); err != nil {
+		if err := r.Start(ctx, nopcol.Host{}); err != nil {
 			return fmt.Errorf("start OTLP receiver on %s: %w", s.otlpEndpoint, err)
 		}
 		s.receivers = append(s.receivers, r)

@@ -28,11 +28,11 @@ import (
 	"github.com/mcplane/mcp/tuner/signals"
 )
 
-// Components are the distribution's component factories and the collector's nop exporter,
-// the sink of the baseline pipelines: it takes data and does nothing, so a baseline measures
-// the receiver and processors alone.
-func Components() (otelcol.Factories, error) {
-	f, err := distribution.Components()
+// Components are the distribution's component factories, with the mcpsignals exporter
+// writing st, and the collector's nop exporter, the sink of the baseline pipelines: it takes
+// data and does nothing, so a baseline measures the receiver and processors alone.
+func Components(st *signals.Store) (otelcol.Factories, error) {
+	f, err := distribution.Components(st)
 	if err != nil {
 		return f, err
 	}
@@ -83,8 +83,13 @@ func RunCollector(ctx context.Context, configFile string, out io.Writer) error {
 	if err := distribution.EnableProfiles(); err != nil {
 		return err
 	}
-	set := distribution.Settings([]string{"file:" + configFile})
-	set.Factories = Components
+	// The mcpsignals exporters write st, whose figures the process reports when it stops.
+	st, err := signals.NewStore(signals.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	set := distribution.Settings([]string{"file:" + configFile}, st)
+	set.Factories = func() (otelcol.Factories, error) { return Components(st) }
 	col, err := otelcol.NewCollector(set)
 	if err != nil {
 		return err
@@ -107,11 +112,6 @@ func RunCollector(ctx context.Context, configFile string, out io.Writer) error {
 		runErr = nil
 	}
 	msg := childMessage{Event: "stopped"}
-	// The exporters wrote the process's shared store; the first caller made it.
-	st, err := signals.Shared(signals.DefaultConfig())
-	if err != nil {
-		return err
-	}
 	stats, n := st.Stats()
 	msg.MetricPoints, msg.Instances = stats.Points["metrics"], n
 	msg.Services = len(st.Profiles().Services())

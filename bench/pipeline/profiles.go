@@ -22,12 +22,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/pdata/pprofile/pprofileotlp"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/mcplane/mcp/bench/internal/nopcol"
 	"github.com/mcplane/mcp/collector/pyroscopereceiver"
 )
 
@@ -163,12 +162,12 @@ func (s *profilesSource) convert(ctx context.Context) error {
 	if err := setPyroscopeEndpoint(cfg, addr); err != nil {
 		return err
 	}
-	sink := new(consumertest.ProfilesSink)
-	r, err := f.CreateProfiles(ctx, receivertest.NewNopSettings(f.Type()), cfg, sink)
+	sink := &profilesSink{}
+	r, err := f.CreateProfiles(ctx, nopcol.ReceiverSettings(f.Type()), cfg, sink)
 	if err != nil {
 		return err
 	}
-	if err := r.Start(ctx, componenttest.NewNopHost()); err != nil {
+	if err := r.Start(ctx, nopcol.Host{}); err != nil {
 		return err
 	}
 	defer r.Shutdown(context.WithoutCancel(ctx))
@@ -176,7 +175,7 @@ func (s *profilesSource) convert(ctx context.Context) error {
 		s.otlp[k] = make([][]byte, s.services)
 		for svc := range s.services {
 			service, instance := instanceName(svc, s.services)
-			sink.Reset()
+			sink.got = nil
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/ingest?"+u.query(service, instance, s.session, time.Now()), bytes.NewReader(u.body))
 			if err != nil {
 				return err
@@ -191,7 +190,7 @@ func (s *profilesSource) convert(ctx context.Context) error {
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("convert the %s profile: the pyroscope receiver answered %d %s", u.kind, resp.StatusCode, msg)
 			}
-			all := sink.AllProfiles()
+			all := sink.got
 			if len(all) != 1 {
 				return fmt.Errorf("convert the %s profile: got %d Profiles, want 1", u.kind, len(all))
 			}
@@ -290,3 +289,13 @@ func busy(deadline time.Time) {
 		busySink = append(busySink[:0], sum[:], z.Bytes(), []byte(strconv.Itoa(matched)))
 	}
 }
+
+// profilesSink keeps what the pyroscope receiver converted; only one upload is in flight.
+type profilesSink struct{ got []pprofile.Profiles }
+
+func (s *profilesSink) ConsumeProfiles(_ context.Context, pd pprofile.Profiles) error {
+	s.got = append(s.got, pd)
+	return nil
+}
+
+func (s *profilesSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }

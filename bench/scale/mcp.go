@@ -20,6 +20,8 @@ import (
 	"github.com/mcplane/mcp/controlplane/apiclient"
 	"github.com/mcplane/mcp/internal/procs"
 	"github.com/mcplane/mcp/runtime/agentclient"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // benchService is the one service every simulated instance belongs to, so one decision
@@ -213,7 +215,7 @@ func (m *mcpSide) push(ctx context.Context, gogc int) (Push, error) {
 		return p, err
 	}
 	sent := time.Now()
-	d, err := m.api.Decide(ctx, apiv1.DecisionRequest{Service: benchService, Knobs: apiv1.KnobSet{GOGC: &gogc},
+	d, err := m.api.Decide(ctx, apiv1.DecisionRequest{Service: benchService, Knobs: knob.Change{GOGC: &gogc},
 		Reason: "mcp bench scale: one decision to every instance"})
 	returned := time.Now()
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -18,6 +17,8 @@ import (
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/controlplane/apiclient"
 	"github.com/mcplane/mcp/controlplane/httpapi"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // clientFlags are shared by every verb that talks to a server.
@@ -111,11 +112,11 @@ func addClientCommands(root *cobra.Command) {
 		fmt.Fprintln(t, "INSTANCE\tSERVICE\tHEALTH\tGOGC\tGOMEMLIMIT\tGOMAXPROCS\tMEM LIMIT\tCPU LIMIT\tLIVE HEAP\tLAST HEARTBEAT")
 		for _, i := range list.Instances {
 			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Service, i.Health,
-				knobCell(gogcString(i.Knobs.GOGC), i.Sources.GOGC),
-				knobCell(apiv1.FormatBytes(i.Knobs.MemoryLimit), i.Sources.MemoryLimit),
+				knobCell(knob.FormatGOGC(i.Knobs.GOGC), i.Sources.GOGC),
+				knobCell(knob.FormatBytes(i.Knobs.MemoryLimit), i.Sources.MemoryLimit),
 				knobCell(strconv.Itoa(i.Knobs.GOMAXPROCS), i.Sources.GOMAXPROCS),
 				limitBytes(i.Limits.MemoryBytes), limitCores(i.Limits.CPUCores),
-				apiv1.FormatBytes(i.Runtime.LiveHeapBytes), ago(i.LastHeartbeat))
+				knob.FormatBytes(i.Runtime.LiveHeapBytes), ago(i.LastHeartbeat))
 		}
 		return t.Flush()
 	}
@@ -161,7 +162,7 @@ func addClientCommands(root *cobra.Command) {
 				target += "/" + d.Instance
 			}
 			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", d.ID, d.CreatedAt.Local().Format("15:04:05"), target,
-				d.Mode, d.Source, d.Knobs, d.Outcome, d.Acks.Applied, d.Acks.Targeted, d.Reason)
+				d.Mode, d.Source, d.What(), d.Outcome, d.Acks.Applied, d.Acks.Targeted, d.Reason)
 		}
 		return t.Flush()
 	}
@@ -176,35 +177,40 @@ func addClientCommands(root *cobra.Command) {
 func newKnobsSetCmd(cf *clientFlags) *cobra.Command {
 	var req apiv1.DecisionRequest
 	var gogc, memlimit string
-	var maxprocs int
+	var maxprocs, hpaTarget int
 	var mode string
 	cmd := &cobra.Command{
-		Use:   "set --service S [--instance I] [--gogc N|off] [--memlimit BYTES|RATIO] [--maxprocs N]",
+		Use:   "set --service S [--instance I] [--gogc N|off] [--memlimit SIZE|RATIO] [--maxprocs N] [--hpa-target PERCENT]",
 		Short: "Change knobs live on every instance of a service (or one instance)",
 		Long: `Change knobs live. The change is stored as a decision, then pushed to every connected
 instance; instances that connect later get it when they register.
 
   --gogc       25..2000, or off (only under a memory limit)
-  --memlimit   bytes (536870912, 512MiB, 1GiB) or a ratio of each instance's container limit (0.8, 80%)
-  --maxprocs   1..NumCPU, or 0 for Go's container-aware default`,
+  --memlimit   a size (536870912, 512MiB, 512Mi, 1Gi) or a ratio of each instance's container
+               limit (0.8, 80%)
+  --maxprocs   1..NumCPU, or 0 for Go's container-aware default
+  --hpa-target the HPA's target CPU utilization in percent, 1..100 (in a cluster)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("gogc") {
-				v, err := parseGOGC(gogc)
+				v, err := knob.ParseGOGC(gogc)
 				if err != nil {
-					return err
+					return fmt.Errorf("--gogc %q: %w", gogc, err)
 				}
 				req.Knobs.GOGC = &v
 			}
 			if cmd.Flags().Changed("memlimit") {
-				b, r, err := parseMemLimit(memlimit)
+				b, r, err := knob.ParseMemoryLimit(memlimit)
 				if err != nil {
-					return err
+					return fmt.Errorf("--memlimit %q: %w", memlimit, err)
 				}
 				req.Knobs.MemoryLimit, req.Knobs.MemoryLimitRatio = b, r
 			}
 			if cmd.Flags().Changed("maxprocs") {
 				req.Knobs.GOMAXPROCS = &maxprocs
+			}
+			if cmd.Flags().Changed("hpa-target") {
+				req.HPATargetUtilization = &hpaTarget
 			}
 			req.Mode = apiv1.Mode(mode)
 			if err := req.Validate(); err != nil {
@@ -222,7 +228,7 @@ instance; instances that connect later get it when they register.
 				return printJSON(cmd.OutOrStdout(), d)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "decision %s: %s for %s, %s; pushed to %d instances (mcp decisions %s shows the acknowledgements)\n",
-				d.ID, d.Knobs, req.Service+suffix("/", req.Instance), d.Mode, d.Acks.Targeted, d.ID)
+				d.ID, d.What(), req.Service+suffix("/", req.Instance), d.Mode, d.Acks.Targeted, d.ID)
 			return nil
 		},
 	}
@@ -230,8 +236,9 @@ instance; instances that connect later get it when they register.
 	f.StringVar(&req.Service, "service", "", "service to change (required)")
 	f.StringVar(&req.Instance, "instance", "", "only this instance")
 	f.StringVar(&gogc, "gogc", "", "GOGC: 25..2000 or off")
-	f.StringVar(&memlimit, "memlimit", "", "GOMEMLIMIT: bytes (512MiB) or ratio of the container limit (0.8)")
+	f.StringVar(&memlimit, "memlimit", "", "GOMEMLIMIT: a size (512Mi, 512MiB) or a ratio of the container limit (0.8, 80%)")
 	f.IntVar(&maxprocs, "maxprocs", 0, "GOMAXPROCS: 1..NumCPU, 0 for Go's default")
+	f.IntVar(&hpaTarget, "hpa-target", 0, "the HPA's target CPU utilization, percent")
 	f.StringVar(&req.Reason, "reason", "", "why (kept in the audit trail)")
 	f.StringVar(&mode, "mode", "apply", "apply, recommend or observe")
 	_ = cmd.MarkFlagRequired("service")
@@ -266,8 +273,8 @@ func newKnobsGetCmd(cf *clientFlags) *cobra.Command {
 			fmt.Fprintln(t, "INSTANCE\tHEALTH\tGOGC\tGOMEMLIMIT\tGOMAXPROCS\tDECISION")
 			for _, i := range view.Instances {
 				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Health,
-					knobCell(gogcString(i.Knobs.GOGC), i.Sources.GOGC),
-					knobCell(apiv1.FormatBytes(i.Knobs.MemoryLimit), i.Sources.MemoryLimit),
+					knobCell(knob.FormatGOGC(i.Knobs.GOGC), i.Sources.GOGC),
+					knobCell(knob.FormatBytes(i.Knobs.MemoryLimit), i.Sources.MemoryLimit),
 					knobCell(strconv.Itoa(i.Knobs.GOMAXPROCS), i.Sources.GOMAXPROCS), orDash(i.DecisionID))
 			}
 			return t.Flush()
@@ -281,10 +288,10 @@ func newKnobsGetCmd(cf *clientFlags) *cobra.Command {
 
 func printDecisionDetail(w io.Writer, d apiv1.DecisionDetail) {
 	fmt.Fprintf(w, "decision %s\n  target:   %s%s\n  mode:     %s (by %s%s)\n  knobs:    %s\n  reason:   %s\n  outcome:  %s (%d of %d applied, %d rejected)\n  created:  %s\n",
-		d.ID, d.Service, suffix("/", d.Instance), d.Mode, d.Source, suffix(", policy ", d.Policy), d.Knobs, d.Reason,
+		d.ID, d.Service, suffix("/", d.Instance), d.Mode, d.Source, suffix(", policy ", d.Policy), d.What(), d.Reason,
 		d.Outcome, d.Acks.Applied, d.Acks.Targeted, d.Acks.Rejected, d.CreatedAt.Local().Format(time.RFC3339))
 	if d.Before != nil {
-		fmt.Fprintf(w, "  before:   GOGC=%s GOMEMLIMIT=%s GOMAXPROCS=%d\n", gogcString(d.Before.GOGC), apiv1.FormatBytes(d.Before.MemoryLimit), d.Before.GOMAXPROCS)
+		fmt.Fprintf(w, "  before:   GOGC=%s GOMEMLIMIT=%s GOMAXPROCS=%d\n", knob.FormatGOGC(d.Before.GOGC), knob.FormatBytes(d.Before.MemoryLimit), d.Before.GOMAXPROCS)
 	}
 	for _, kv := range []struct {
 		name string
@@ -324,73 +331,19 @@ func formatFloatMap(m map[string]float64) string {
 	return strings.Join(parts, " ")
 }
 
-// parseGOGC accepts a percentage or "off".
-func parseGOGC(s string) (int, error) {
-	if strings.EqualFold(s, "off") {
-		return -1, nil
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("--gogc %q: want a number between 25 and 2000, or off", s)
-	}
-	return v, nil
-}
-
-// parseMemLimit accepts bytes (with an optional binary or decimal unit) or a ratio of the
-// container limit (0 < r ≤ 1, or a percentage).
-func parseMemLimit(s string) (*int64, *float64, error) {
-	s = strings.TrimSpace(s)
-	bad := fmt.Errorf("--memlimit %q: want bytes (536870912, 512MiB, 1GiB) or a ratio of the container limit (0.8, 80%%)", s)
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		v, err := strconv.ParseFloat(p, 64)
-		if err != nil {
-			return nil, nil, bad
-		}
-		r := v / 100
-		return nil, &r, nil
-	}
-	if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 && v <= 1 && strings.Contains(s, ".") || s == "1" {
-		return nil, &v, nil
-	}
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	mult := 1.0
-	for _, u := range units {
-		if p, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(p), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || v*mult < 1 || math.IsInf(v, 0) || v*mult > math.MaxInt64/2 {
-		return nil, nil, bad
-	}
-	b := int64(v * mult)
-	return &b, nil, nil
-}
-
-func gogcString(g int) string {
-	if g == -1 {
-		return "off"
-	}
-	return strconv.Itoa(g)
-}
-
 // knobCell shows a value with a short note of where it came from.
-func knobCell(v, source string) string {
+func knobCell(v string, source knob.Source) string {
 	if source == "" {
 		return v
 	}
-	return v + " (" + source + ")"
+	return v + " (" + string(source) + ")"
 }
 
 func limitBytes(b int64) string {
 	if b <= 0 {
 		return "none"
 	}
-	return apiv1.FormatBytes(b)
+	return knob.FormatBytes(b)
 }
 
 func limitCores(c float64) string {

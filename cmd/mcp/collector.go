@@ -46,7 +46,7 @@ holds an example.`,
 			if err := distribution.EnableProfiles(); err != nil {
 				return err
 			}
-			col, err := otelcol.NewCollector(distribution.Settings(uris))
+			col, err := otelcol.NewCollector(distribution.Settings(uris, nil))
 			if err != nil {
 				return err
 			}

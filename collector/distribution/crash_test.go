@@ -36,7 +36,7 @@ func helperCollector(uris []string) int {
 		fmt.Fprintln(os.Stderr, "enable profiles:", err)
 		return 1
 	}
-	col, err := otelcol.NewCollector(distribution.Settings(uris))
+	col, err := otelcol.NewCollector(distribution.Settings(uris, nil))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "new collector:", err)
 		return 1

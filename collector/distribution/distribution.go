@@ -33,10 +33,17 @@ import (
 	"github.com/mcplane/mcp/collector/pyroscopereceiver"
 	"github.com/mcplane/mcp/collector/signalsexporter"
 	"github.com/mcplane/mcp/internal/version"
+	"github.com/mcplane/mcp/tuner/signals"
 )
 
-// Components returns every component factory of the distribution.
-func Components() (otelcol.Factories, error) {
+// Components returns every component factory of the distribution. The mcpsignals exporter
+// writes st (mcp serve's, which its tuner reads); with st nil each of its configurations
+// gets a store of its own (mcp collector).
+func Components(st *signals.Store) (otelcol.Factories, error) {
+	var signalsOpts []signalsexporter.FactoryOption
+	if st != nil {
+		signalsOpts = append(signalsOpts, signalsexporter.WithStore(st))
+	}
 	var f otelcol.Factories
 	var err error
 	if f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
@@ -49,7 +56,7 @@ func Components() (otelcol.Factories, error) {
 	}
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		otlpexporter.NewFactory(), otlphttpexporter.NewFactory(), debugexporter.NewFactory(),
-		prometheusexporter.NewFactory(), signalsexporter.NewFactory()); err != nil {
+		prometheusexporter.NewFactory(), signalsexporter.NewFactory(signalsOpts...)); err != nil {
 		return f, fmt.Errorf("exporters: %w", err)
 	}
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
@@ -73,10 +80,10 @@ func EnableProfiles() error {
 }
 
 // Settings are the collector settings for configuration URIs ("file:…", "yaml:…",
-// "env:…"; a bare path is a file).
-func Settings(uris []string) otelcol.CollectorSettings {
+// "env:…"; a bare path is a file), with the mcpsignals exporter writing st (see Components).
+func Settings(uris []string, st *signals.Store) otelcol.CollectorSettings {
 	return otelcol.CollectorSettings{
-		Factories: Components,
+		Factories: func() (otelcol.Factories, error) { return Components(st) },
 		BuildInfo: component.BuildInfo{
 			Command:     "mcp collector",
 			Description: "MCP's OpenTelemetry Collector distribution",

@@ -192,7 +192,7 @@ service_extensions: [bearertokenauth, file_storage/queue]
 	if err := distribution.EnableProfiles(); err != nil {
 		t.Fatal(err)
 	}
-	col, err := otelcol.NewCollector(distribution.Settings([]string{"yaml:" + text}))
+	col, err := otelcol.NewCollector(distribution.Settings([]string{"yaml:" + text}, nil))
 	require.NoError(t, err)
 	require.NoError(t, col.DryRun(context.Background()))
 }

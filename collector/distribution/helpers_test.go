@@ -40,7 +40,7 @@ func startCollector(t *testing.T, uris ...string) *runningCollector {
 	if err := distribution.EnableProfiles(); err != nil {
 		t.Fatal(err)
 	}
-	set := distribution.Settings(uris)
+	set := distribution.Settings(uris, nil)
 	// Several collectors and gRPC servers share this test process; otelcol would replace
 	// gRPC's process-wide logger at each start, racing with the gRPC code already running.
 	set.SkipSettingGRPCLogger = true

@@ -58,7 +58,7 @@ func TestExampleConfigValidates(t *testing.T) {
 			if err := distribution.EnableProfiles(); err != nil {
 				t.Fatal(err)
 			}
-			col, err := otelcol.NewCollector(distribution.Settings([]string{exampleConfig}))
+			col, err := otelcol.NewCollector(distribution.Settings([]string{exampleConfig}, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +76,7 @@ func TestExampleConfigRejectsBadEnv(t *testing.T) {
 	if err := distribution.EnableProfiles(); err != nil {
 		t.Fatal(err)
 	}
-	col, err := otelcol.NewCollector(distribution.Settings([]string{exampleConfig}))
+	col, err := otelcol.NewCollector(distribution.Settings([]string{exampleConfig}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

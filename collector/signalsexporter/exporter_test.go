@@ -28,12 +28,12 @@ import (
 	"github.com/mcplane/mcp/tuner/signals"
 )
 
-func newTestStore(t testing.TB) (*signals.Store, func(signals.Config) (*signals.Store, error)) {
+func newTestStore(t testing.TB) *signals.Store {
 	st, err := signals.NewStore(signals.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, func(signals.Config) (*signals.Store, error) { return st, nil }
+	return st
 }
 
 func freeAddr(t *testing.T) string {
@@ -48,8 +48,8 @@ func freeAddr(t *testing.T) string {
 // TestAgentTelemetryBecomesSignals runs the real MCP agent (OTel SDK OTLP exporters) into
 // the collector's real OTLP receiver and this exporter, and checks the signal window.
 func TestAgentTelemetryBecomesSignals(t *testing.T) {
-	st, storeFor := newTestStore(t)
-	f := newFactory(storeFor)
+	st := newTestStore(t)
+	f := NewFactory(WithStore(st))
 	ecfg := f.CreateDefaultConfig()
 	set := exportertest.NewNopSettings(componentType)
 	me, err := f.CreateMetrics(context.Background(), set, ecfg)
@@ -157,8 +157,8 @@ func TestAgentTelemetryBecomesSignals(t *testing.T) {
 // TestDeltaTemporality feeds delta sums and histograms, as an SDK configured for delta
 // temporality sends them.
 func TestDeltaTemporality(t *testing.T) {
-	st, storeFor := newTestStore(t)
-	e, _ := newFactory(storeFor).CreateMetrics(context.Background(), exportertest.NewNopSettings(componentType), createDefaultConfig())
+	st := newTestStore(t)
+	e, _ := NewFactory(WithStore(st)).CreateMetrics(context.Background(), exportertest.NewNopSettings(componentType), createDefaultConfig())
 	t0 := time.Unix(1_700_000_000, 0)
 	send := func(sec int, gc, total, idle float64, bucket0, bucket1 uint64, status int64) {
 		md := pmetric.NewMetrics()
@@ -200,8 +200,8 @@ func TestDeltaTemporality(t *testing.T) {
 }
 
 func TestMissingServiceNameIsDropped(t *testing.T) {
-	st, storeFor := newTestStore(t)
-	e, _ := newFactory(storeFor).CreateMetrics(context.Background(), exportertest.NewNopSettings(componentType), createDefaultConfig())
+	st := newTestStore(t)
+	e, _ := NewFactory(WithStore(st)).CreateMetrics(context.Background(), exportertest.NewNopSettings(componentType), createDefaultConfig())
 	md := pmetric.NewMetrics()
 	m := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
 	m.SetName(signals.GaugeGOGC)
@@ -216,8 +216,8 @@ func TestMissingServiceNameIsDropped(t *testing.T) {
 // TestPyroscopeProfilesBecomeSummaries sends profiles with the real pyroscope-go client
 // through the pyroscope receiver into this exporter and reads the service's top.
 func TestPyroscopeProfilesBecomeSummaries(t *testing.T) {
-	st, storeFor := newTestStore(t)
-	f := newFactory(storeFor)
+	st := newTestStore(t)
+	f := NewFactory(WithStore(st))
 	pe, err := f.(xexporterFactory).CreateProfiles(context.Background(), exportertest.NewNopSettings(componentType), f.CreateDefaultConfig())
 	if err != nil {
 		t.Fatal(err)

@@ -16,14 +16,28 @@ import (
 
 var componentType = component.MustNewType("mcpsignals")
 
-// NewFactory returns the factory of the mcpsignals exporter. Every exporter it creates
-// writes the process's store, signals.Shared: the tuner of an mcp serve process reads that
-// same store.
-func NewFactory() exporter.Factory { return newFactory(signals.Shared) }
+// FactoryOption configures NewFactory.
+type FactoryOption func(*factory)
 
-// newFactory lets tests give each exporter its own store.
-func newFactory(storeFor func(signals.Config) (*signals.Store, error)) exporter.Factory {
-	f := &factory{storeFor: storeFor, exporters: map[*Config]*signalsExporter{}}
+// WithStore makes every exporter the factory creates write st, which the caller also reads:
+// how mcp serve hands its tuner the signals its embedded collector receives. Without it
+// each exporter configuration gets a store of its own, bounded by its store settings.
+func WithStore(st *signals.Store) FactoryOption {
+	return func(f *factory) {
+		f.storeFor = func(signals.Config) (*signals.Store, error) { return st, nil }
+	}
+}
+
+// NewFactory returns the factory of the mcpsignals exporter.
+func NewFactory(opts ...FactoryOption) exporter.Factory {
+	f := &factory{storeFor: signals.NewStore, exporters: map[*Config]*signalsExporter{}}
+	for _, o := range opts {
+		o(f)
+	}
+	return newFactory(f)
+}
+
+func newFactory(f *factory) exporter.Factory {
 	return xexporter.NewFactory(componentType, createDefaultConfig,
 		xexporter.WithMetrics(f.createMetrics, component.StabilityLevelBeta),
 		xexporter.WithTraces(f.createTraces, component.StabilityLevelBeta),

@@ -28,16 +28,16 @@ func FuzzConsume(f *testing.F) {
 	b, _ := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
 	f.Add(b)
 	f.Add([]byte{0x0a, 0x02, 0x0a, 0x00})
-	st, storeFor := newTestStore(f)
+	st := newTestStore(f)
 	_ = st
-	fac := newFactory(storeFor)
+	fac := NewFactory(WithStore(st))
 	set := exportertest.NewNopSettings(componentType)
 	cfg := fac.CreateDefaultConfig()
 	e, err := fac.CreateMetrics(context.Background(), set, cfg)
 	if err != nil {
 		f.Fatal(err)
 	}
-	exp, _ := newFactory(storeFor).(xexporterFactory).CreateProfiles(context.Background(), set, cfg)
+	exp, _ := NewFactory(WithStore(st)).(xexporterFactory).CreateProfiles(context.Background(), set, cfg)
 	te, _ := fac.CreateTraces(context.Background(), set, cfg)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b); err == nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/mcplane/mcp/controlplane"
 	"github.com/mcplane/mcp/controlplane/store"
 	"github.com/mcplane/mcp/runtime/agentclient"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // FakeAgent is a fake instance for the agent client: knobs in memory, with the same
@@ -32,15 +34,15 @@ type FakeAgent struct {
 }
 
 func (f *FakeAgent) state() *agentv1.KnobState {
-	src := "go-default"
+	src := knob.SourceGoDefault
 	if f.Operator {
-		src = "operator-env"
+		src = knob.SourceOperatorEnv
 	} else if f.decisionID != "" {
-		src = "control-plane"
+		src = knob.SourceControlPlane
 	}
 	return &agentv1.KnobState{
 		Values:     &agentv1.Knobs{Gogc: f.GOGCValue, MemoryLimitBytes: f.MemLimit, Gomaxprocs: 2},
-		Sources:    &agentv1.KnobSources{Gogc: src, MemoryLimit: "cgroup", Gomaxprocs: "go-default"},
+		Sources:    &agentv1.KnobSources{Gogc: string(src), MemoryLimit: string(knob.SourceCgroup), Gomaxprocs: string(knob.SourceGoDefault)},
 		DecisionId: f.decisionID,
 	}
 }

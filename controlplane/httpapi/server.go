@@ -22,6 +22,8 @@ import (
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/controlplane"
 	"github.com/mcplane/mcp/controlplane/store"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // Options configure the API.
@@ -304,7 +306,8 @@ func (s *Server) createDecision(w http.ResponseWriter, r *http.Request) {
 		reason = "set by hand through the API"
 	}
 	d, err := s.opts.Core.Decide(r.Context(), apiv1.Decision{
-		Service: req.Service, Instance: req.Instance, Knobs: req.Knobs, Mode: req.Mode, Source: "api", Reason: reason,
+		Service: req.Service, Instance: req.Instance, Knobs: req.Knobs, HPATargetUtilization: req.HPATargetUtilization,
+		Mode: req.Mode, Source: apiv1.SourceAPI, Reason: reason,
 	})
 	if err != nil {
 		WriteCoreError(w, err)
@@ -319,19 +322,19 @@ func (s *Server) createDecision(w http.ResponseWriter, r *http.Request) {
 type KnobsView struct {
 	Service    string          `json:"service"`
 	Instance   string          `json:"instance,omitempty"`
-	Desired    *apiv1.KnobSet  `json:"desired,omitempty"`
+	Desired    *knob.Change    `json:"desired,omitempty"`
 	DecisionID string          `json:"decision_id,omitempty"`
 	Instances  []InstanceKnobs `json:"instances"`
 }
 
 // InstanceKnobs is one instance's knobs and their sources.
 type InstanceKnobs struct {
-	ID         string            `json:"id"`
-	Health     apiv1.Health      `json:"health"`
-	Knobs      apiv1.Knobs       `json:"knobs"`
-	Sources    apiv1.KnobSources `json:"sources"`
-	DecisionID string            `json:"decision_id,omitempty"`
-	Limits     apiv1.Limits      `json:"limits"`
+	ID         string       `json:"id"`
+	Health     apiv1.Health `json:"health"`
+	Knobs      knob.Values  `json:"knobs"`
+	Sources    knob.Sources `json:"sources"`
+	DecisionID string       `json:"decision_id,omitempty"`
+	Limits     apiv1.Limits `json:"limits"`
 }
 
 func (s *Server) knobs(w http.ResponseWriter, r *http.Request) {

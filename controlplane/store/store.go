@@ -13,6 +13,7 @@ import (
 	"time"
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // ErrNotFound is returned for a missing record.
@@ -64,10 +65,10 @@ func (t Target) String() string {
 
 // Desired is the knob set in force for a target, and the decision that last changed it.
 type Desired struct {
-	Target     Target        `json:"target"`
-	Knobs      apiv1.KnobSet `json:"knobs"`
-	DecisionID string        `json:"decision_id"`
-	UpdatedAt  time.Time     `json:"updated_at"`
+	Target     Target      `json:"target"`
+	Knobs      knob.Change `json:"knobs"`
+	DecisionID string      `json:"decision_id"`
+	UpdatedAt  time.Time   `json:"updated_at"`
 }
 
 // StoredPolicy is a tuning policy document as the store keeps it; the tuner parses and

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -35,7 +37,7 @@ func backends(t *testing.T, fn func(t *testing.T, s Store)) {
 
 func decision(id, service string) apiv1.Decision {
 	return apiv1.Decision{ID: id, Service: service, Mode: apiv1.ModeApply, Source: "test",
-		Knobs: apiv1.KnobSet{GOGC: ptr(150)}, CreatedAt: time.Unix(1, 0).UTC(), Outcome: apiv1.OutcomePending}
+		Knobs: knob.Change{GOGC: ptr(150)}, CreatedAt: time.Unix(1, 0).UTC(), Outcome: apiv1.OutcomePending}
 }
 
 func TestDecisions(t *testing.T) {

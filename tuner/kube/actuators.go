@@ -17,6 +17,8 @@ import (
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/tuner"
 	"github.com/mcplane/mcp/tuner/policy"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // Annotations MCP writes on the objects it changes.
@@ -76,7 +78,7 @@ func cpuTarget(hpa *autoscalingv2.HorizontalPodAutoscaler) (int, int32, error) {
 // the list it read before replacing it: a concurrent edit makes the patch fail rather than
 // be lost. A decision already applied (the HPA carries its id) is not applied again.
 func (h *hpaActuator) Apply(ctx context.Context, p policy.Policy, d apiv1.Decision) error {
-	if d.Knobs.HPATargetUtilization == nil {
+	if d.HPATargetUtilization == nil {
 		return tuner.ErrNotMine
 	}
 	hpa, err := findHPA(ctx, h.client, p)
@@ -90,7 +92,7 @@ func (h *hpaActuator) Apply(ctx context.Context, p policy.Policy, d apiv1.Decisi
 	if err != nil {
 		return err
 	}
-	want := int32(*d.Knobs.HPATargetUtilization)
+	want := int32(*d.HPATargetUtilization)
 	metrics := hpa.DeepCopy().Spec.Metrics
 	metrics[idx].Resource.Target.AverageUtilization = &want
 	ops := []map[string]any{
@@ -232,7 +234,7 @@ func (e *envActuator) Apply(ctx context.Context, p policy.Policy, d apiv1.Decisi
 }
 
 // envMemLimit is GOMEMLIMIT in bytes for a container: given, or a ratio of its memory limit.
-func envMemLimit(ctr *corev1.Container, k apiv1.KnobSet) int64 {
+func envMemLimit(ctr *corev1.Container, k knob.Change) int64 {
 	if k.MemoryLimit != nil {
 		return *k.MemoryLimit
 	}

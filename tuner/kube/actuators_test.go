@@ -13,6 +13,8 @@ import (
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/api/v1alpha1"
 	"github.com/mcplane/mcp/tuner/policy"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -68,7 +70,7 @@ func TestHPAActuatorPatchesTargetOnce(t *testing.T) {
 	needAPIServer(t)
 	ns := workload(t, "hpa-actuator")
 	a := &hpaActuator{client: testClient}
-	d := apiv1.Decision{ID: "d-1", Service: "hpa-actuator", Mode: apiv1.ModeApply, Knobs: apiv1.KnobSet{HPATargetUtilization: ptr(70)}}
+	d := apiv1.Decision{ID: "d-1", Service: "hpa-actuator", Mode: apiv1.ModeApply, HPATargetUtilization: ptr(70)}
 	if err := a.Apply(ctx(t), workloadPolicy(ns, "hpa-actuator"), d); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestHPAActuatorTestOpCatchesConcurrentEdit(t *testing.T) {
 	}
 	// A patch built from the stale read must fail, not overwrite the edit.
 	a := &hpaActuator{client: &staleReader{Client: testClient, hpa: stale}}
-	err := a.Apply(ctx(t), workloadPolicy(ns, "hpa-race"), apiv1.Decision{ID: "d-2", Knobs: apiv1.KnobSet{HPATargetUtilization: ptr(80)}})
+	err := a.Apply(ctx(t), workloadPolicy(ns, "hpa-race"), apiv1.Decision{ID: "d-2", HPATargetUtilization: ptr(80)})
 	if err == nil {
 		t.Fatal("a patch from a stale read succeeded")
 	}
@@ -122,7 +124,7 @@ func TestEnvActuatorLeavesOperatorEnvAlone(t *testing.T) {
 	ns := workload(t, "env-fallback", corev1.EnvVar{Name: "GOGC", Value: "300"})
 	a := &envActuator{client: testClient, agents: func(string) int { return 0 }}
 	d := apiv1.Decision{ID: "d-3", Service: "env-fallback", Mode: apiv1.ModeApply,
-		Knobs: apiv1.KnobSet{GOGC: ptr(150), MemoryLimitRatio: ptr(0.9)}}
+		Knobs: knob.Change{GOGC: ptr(150), MemoryLimitRatio: ptr(0.9)}}
 	if err := a.Apply(ctx(t), workloadPolicy(ns, "env-fallback"), d); err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,13 @@ package kube
 import (
 	"context"
 	"fmt"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 	"math"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,7 +96,7 @@ func startReplica(t *testing.T, sig tuner.SignalSource, core *controlplane.Core,
 	t.Helper()
 	cfg := tuner.DefaultConfig()
 	cfg.Interval, cfg.Window = time.Second, time.Minute
-	c, err := New(Options{Config: testCfg, Core: core, Signals: sig, Tuner: cfg, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), LeaderElectionNamespace: "default",
+	c, err := New(Options{Config: testCfg, ControlPlane: core, Instances: core.Registry(), Signals: sig, Tuner: cfg, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), LeaderElectionNamespace: "default",
 		LeaderElectionID: "mcp-tuner-test", StatusInterval: time.Second, KeepLeaseOnStop: keepLease,
 		ControllerName: fmt.Sprintf("tuningpolicy-%d", replicas)})
 	replicas++

@@ -1,60 +1,71 @@
 package kube
 
 import (
-	"math"
+	"fmt"
+	"strconv"
 
-	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/api/v1alpha1"
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
-// knobValues converts a knob set for a TuningPolicy's status.
-func knobValues(k apiv1.KnobSet) v1alpha1.KnobValues {
+// This file is the one boundary between the knob types and a TuningPolicy's status: the
+// leader writes decisions there, and every replica reads them back to push to its agents,
+// so the two functions below must round-trip exactly (a ratio is written as the shortest
+// decimal that reads back as the same float64).
+
+// knobValues writes a knob change, and an HPA target, for a TuningPolicy's status.
+func knobValues(c knob.Change, hpa *int) v1alpha1.KnobValues {
 	var v v1alpha1.KnobValues
-	if k.GOGC != nil {
-		g := int32(*k.GOGC)
+	if c.GOGC != nil {
+		g := int32(*c.GOGC)
 		v.GOGC = &g
 	}
-	if k.MemoryLimit != nil {
-		b := *k.MemoryLimit
+	if c.MemoryLimit != nil {
+		b := *c.MemoryLimit
 		v.GOMEMLIMITBytes = &b
 	}
-	if k.MemoryLimitRatio != nil {
-		p := int32(math.Round(*k.MemoryLimitRatio * 100))
-		v.GOMEMLIMITPercent = &p
+	if c.MemoryLimitRatio != nil {
+		r := strconv.FormatFloat(*c.MemoryLimitRatio, 'f', -1, 64)
+		v.GOMEMLIMITRatio = &r
 	}
-	if k.GOMAXPROCS != nil {
-		p := int32(*k.GOMAXPROCS)
+	if c.GOMAXPROCS != nil {
+		p := int32(*c.GOMAXPROCS)
 		v.GOMAXPROCS = &p
 	}
-	if k.HPATargetUtilization != nil {
-		h := int32(*k.HPATargetUtilization)
+	if hpa != nil {
+		h := int32(*hpa)
 		v.HPATargetUtilization = &h
 	}
 	return v
 }
 
-// knobSet converts status knob values back to a knob set.
-func knobSet(v v1alpha1.KnobValues) apiv1.KnobSet {
-	var k apiv1.KnobSet
+// knobChange reads a TuningPolicy status's knob values back: the knob change and the HPA
+// target. A ratio that does not parse (a status edited by hand) is an error naming it.
+func knobChange(v v1alpha1.KnobValues) (knob.Change, *int, error) {
+	var c knob.Change
 	if v.GOGC != nil {
 		g := int(*v.GOGC)
-		k.GOGC = &g
+		c.GOGC = &g
 	}
 	if v.GOMEMLIMITBytes != nil {
 		b := *v.GOMEMLIMITBytes
-		k.MemoryLimit = &b
+		c.MemoryLimit = &b
 	}
-	if v.GOMEMLIMITPercent != nil {
-		r := float64(*v.GOMEMLIMITPercent) / 100
-		k.MemoryLimitRatio = &r
+	if v.GOMEMLIMITRatio != nil {
+		r, err := strconv.ParseFloat(*v.GOMEMLIMITRatio, 64)
+		if err != nil {
+			return knob.Change{}, nil, fmt.Errorf("gomemlimitRatio %q: %w", *v.GOMEMLIMITRatio, err)
+		}
+		c.MemoryLimitRatio = &r
 	}
 	if v.GOMAXPROCS != nil {
 		p := int(*v.GOMAXPROCS)
-		k.GOMAXPROCS = &p
+		c.GOMAXPROCS = &p
 	}
+	var hpa *int
 	if v.HPATargetUtilization != nil {
 		h := int(*v.HPATargetUtilization)
-		k.HPATargetUtilization = &h
+		hpa = &h
 	}
-	return k
+	return c, hpa, nil
 }

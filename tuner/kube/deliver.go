@@ -9,7 +9,6 @@ import (
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/api/v1alpha1"
-	"github.com/mcplane/mcp/controlplane"
 )
 
 // deliverer runs on every replica, leader or not: it watches TuningPolicy statuses and
@@ -17,7 +16,7 @@ import (
 // the decisions; the status carries them.
 type deliverer struct {
 	cache cache.Cache
-	core  *controlplane.Core
+	cp    ControlPlane
 	log   *zap.Logger
 }
 
@@ -49,16 +48,21 @@ func (d *deliverer) deliver(obj any) {
 		if w.LastDecision == "" {
 			continue
 		}
-		k := knobSet(w.Applied)
+		k, _, err := knobChange(w.Applied)
+		if err != nil {
+			d.log.Warn("TuningPolicy status not pushed", zap.String("policy", tp.Namespace+"/"+tp.Name),
+				zap.String("service", w.Service), zap.Error(err))
+			continue
+		}
 		if k.IsEmpty() {
 			continue
 		}
-		dec := apiv1.Decision{ID: w.LastDecision, Service: w.Service, Knobs: k, Mode: apiv1.ModeApply, Source: "kubernetes",
+		dec := apiv1.Decision{ID: w.LastDecision, Service: w.Service, Knobs: k, Mode: apiv1.ModeApply, Source: apiv1.SourceKubernetes,
 			Policy: tp.Namespace + "/" + tp.Name}
 		if w.LastDecisionTime != nil {
 			dec.CreatedAt = w.LastDecisionTime.Time
 		}
-		if n := d.core.Deliver(dec); n > 0 {
+		if n := d.cp.Deliver(dec); n > 0 {
 			d.log.Info("decision from the cluster pushed to this replica's agents", zap.String("decision", dec.ID),
 				zap.String("service", dec.Service), zap.Int("instances", n))
 		}

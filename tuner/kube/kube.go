@@ -39,8 +39,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/api/v1alpha1"
-	"github.com/mcplane/mcp/controlplane"
+	"github.com/mcplane/mcp/controlplane/store"
 	"github.com/mcplane/mcp/tuner"
 	"github.com/mcplane/mcp/tuner/policy"
 )
@@ -68,13 +69,26 @@ type Options struct {
 	// crash; by default a stopping leader releases it so another replica takes over at once.
 	KeepLeaseOnStop bool
 
-	Core     *controlplane.Core
-	Signals  tuner.SignalSource
-	Tuner    tuner.Config
-	Logger   *zap.Logger
-	Registry prometheus.Registerer
+	// ControlPlane is the control plane on this replica; Instances its registry.
+	ControlPlane ControlPlane
+	Instances    tuner.InstanceSource
+	Signals      tuner.SignalSource
+	Tuner        tuner.Config
+	Logger       *zap.Logger
+	Registry     prometheus.Registerer
 	// TunerOptions are passed to the tuner (tests inject a clock).
 	TunerOptions []tuner.Option
+}
+
+// ControlPlane is what the controller needs of the control plane on its replica (the
+// control plane core implements it): deciding and settling (the tuner's Recorder), reading
+// a stored decision and the knob change in force for a service, and pushing a decision
+// another replica made to this replica's own agents.
+type ControlPlane interface {
+	tuner.Recorder
+	Decision(ctx context.Context, id string) (apiv1.Decision, error)
+	Desired(service, instance string) (store.Desired, bool)
+	Deliver(d apiv1.Decision) int
 }
 
 var setLoggerOnce sync.Once
@@ -100,8 +114,8 @@ func Scheme() (*runtime.Scheme, error) {
 
 // New builds the controller; Start runs it.
 func New(o Options) (*Controller, error) {
-	if o.Config == nil || o.Core == nil || o.Signals == nil {
-		return nil, errors.New("kube controller: Config, Core and Signals are required")
+	if o.Config == nil || o.ControlPlane == nil || o.Instances == nil || o.Signals == nil {
+		return nil, errors.New("kube controller: Config, ControlPlane, Instances and Signals are required")
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -154,9 +168,9 @@ func New(o Options) (*Controller, error) {
 	policies := &clusterPolicies{m: map[types.NamespacedName]policy.Policy{}}
 	evRec := mgr.GetEventRecorder("mcp-tuner")
 	refresh := make(chan event.GenericEvent, 64)
-	rec := &recorder{core: o.Core, events: evRec, client: mgr.GetClient(), refresh: refresh}
+	rec := &recorder{cp: o.ControlPlane, events: evRec, client: mgr.GetClient(), refresh: refresh}
 	agents := func(service string) int {
-		_, insts := o.Core.Registry().Instances(service)
+		_, insts := o.Instances.Instances(service)
 		n := 0
 		for _, i := range insts {
 			if i.Connected {
@@ -167,10 +181,10 @@ func New(o Options) (*Controller, error) {
 	}
 	topts := append([]tuner.Option{tuner.WithActuators(&hpaActuator{client: mgr.GetClient()}, &envActuator{client: mgr.GetClient(), agents: agents}),
 		tuner.WithHPAAdvisor(&hpaAdvisor{client: mgr.GetClient()})}, o.TunerOptions...)
-	if c.tuner, err = tuner.New(o.Tuner, o.Signals, o.Core.Registry(), rec, policies, o.Logger.Named("tuner"), o.Registry, topts...); err != nil {
+	if c.tuner, err = tuner.New(o.Tuner, o.Signals, o.Instances, rec, policies, o.Logger.Named("tuner"), o.Registry, topts...); err != nil {
 		return nil, err
 	}
-	r := &policyReconciler{client: mgr.GetClient(), policies: policies, tuner: c.tuner, core: o.Core, events: evRec,
+	r := &policyReconciler{client: mgr.GetClient(), policies: policies, tuner: c.tuner, cp: o.ControlPlane, events: evRec,
 		log: o.Logger.Named("policy"), requeue: o.StatusInterval}
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named(o.ControllerName).
@@ -180,7 +194,7 @@ func New(o Options) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube controller: %w", err)
 	}
-	if err := mgr.Add(&deliverer{cache: mgr.GetCache(), core: o.Core, log: o.Logger.Named("deliver")}); err != nil {
+	if err := mgr.Add(&deliverer{cache: mgr.GetCache(), cp: o.ControlPlane, log: o.Logger.Named("deliver")}); err != nil {
 		return nil, err
 	}
 	if err := mgr.Add(&tunerRunnable{c: c, tuner: c.tuner, log: o.Logger, reader: mgr.GetAPIReader(), namespace: o.Namespace}); err != nil {

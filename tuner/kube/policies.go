@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcplane/mcp/api/v1alpha1"
-	"github.com/mcplane/mcp/controlplane"
 	"github.com/mcplane/mcp/tuner"
 	"github.com/mcplane/mcp/tuner/policy"
 )
@@ -56,7 +55,7 @@ type policyReconciler struct {
 	client   client.Client
 	policies *clusterPolicies
 	tuner    *tuner.Tuner
-	core     *controlplane.Core
+	cp       ControlPlane
 	events   events.EventRecorder
 	log      *zap.Logger
 	requeue  time.Duration
@@ -85,23 +84,35 @@ func (r *policyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	r.policies.set(req.NamespacedName, &p)
 	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue,
 		Reason: "Evaluated", Message: fmt.Sprintf("mode %s", p.Mode), ObservedGeneration: tp.Generation})
-	status.Workloads = r.workloads(p)
+	status.Workloads = r.workloads(p, tp.Status.Workloads)
 	status.LastEvaluation = &now
 	return ctrl.Result{RequeueAfter: r.requeue}, r.updateStatus(ctx, &tp, status)
 }
 
 // workloads builds the status entries from what the tuner reports and the knob sets in
 // force.
-func (r *policyReconciler) workloads(p policy.Policy) []v1alpha1.WorkloadStatus {
+func (r *policyReconciler) workloads(p policy.Policy, prev []v1alpha1.WorkloadStatus) []v1alpha1.WorkloadStatus {
+	prevHPA := map[string]*int32{}
+	for _, w := range prev {
+		prevHPA[w.Service] = w.Applied.HPATargetUtilization
+	}
 	var out []v1alpha1.WorkloadStatus
 	for _, w := range r.tuner.Status()[p.Key()] {
-		ws := v1alpha1.WorkloadStatus{Service: w.Service, Instances: int32(w.Instances), Current: knobValues(w.Current),
-			Recommended: knobValues(w.Recommended), Reason: truncate(w.Reason, 1024), Phase: string(w.Phase), LastDecision: w.LastDecision}
-		if d, ok := r.core.Desired(w.Service, ""); ok {
-			ws.Applied = knobValues(d.Knobs)
+		ws := v1alpha1.WorkloadStatus{Service: w.Service, Instances: int32(w.Instances), Current: knobValues(w.Current, w.HPATarget),
+			Recommended: knobValues(w.Recommended, w.RecommendedHPATarget), Reason: truncate(w.Reason, 1024), Phase: string(w.Phase),
+			LastDecision: w.LastDecision}
+		if d, ok := r.cp.Desired(w.Service, ""); ok {
+			ws.Applied = knobValues(d.Knobs, nil)
 			ws.LastDecision = d.DecisionID
 			t := metav1.NewTime(d.UpdatedAt)
 			ws.LastDecisionTime = &t
+		}
+		// The HPA target is no agent's knob: the status keeps the last one a decision set,
+		// across leaders, until a newer decision sets another.
+		ws.Applied.HPATargetUtilization = prevHPA[w.Service]
+		if h := w.AppliedHPATarget; h != nil {
+			v := int32(*h)
+			ws.Applied.HPATargetUtilization = &v
 		}
 		out = append(out, ws)
 	}

@@ -11,14 +11,13 @@ import (
 
 	apiv1 "github.com/mcplane/mcp/api/v1"
 	"github.com/mcplane/mcp/api/v1alpha1"
-	"github.com/mcplane/mcp/controlplane"
 )
 
 // recorder is the tuner's Recorder in a cluster: the control plane core stores and pushes
 // the decision; the policy gets an Event and its status is refreshed at once, so the other
 // replicas (watching it) push the decision to their own agents.
 type recorder struct {
-	core    *controlplane.Core
+	cp      ControlPlane
 	events  events.EventRecorder
 	client  client.Client
 	refresh chan<- event.GenericEvent
@@ -34,19 +33,19 @@ func policyRef(key string) types.NamespacedName {
 }
 
 func (r *recorder) Decide(ctx context.Context, d apiv1.Decision) (apiv1.Decision, error) {
-	d, err := r.core.Decide(ctx, d)
+	d, err := r.cp.Decide(ctx, d)
 	if err != nil {
 		return d, err
 	}
-	r.notify(ctx, d.Policy, "Normal", "Decision", string(d.Mode), fmt.Sprintf("%s %s: %s (%s)", d.ID, d.Service, d.Knobs, d.Reason))
+	r.notify(ctx, d.Policy, "Normal", "Decision", string(d.Mode), fmt.Sprintf("%s %s: %s (%s)", d.ID, d.Service, d.What(), d.Reason))
 	return d, nil
 }
 
 func (r *recorder) Settle(ctx context.Context, id string, o apiv1.Outcome, observed map[string]float64, note string) error {
-	if err := r.core.Settle(ctx, id, o, observed, note); err != nil {
+	if err := r.cp.Settle(ctx, id, o, observed, note); err != nil {
 		return err
 	}
-	d, err := r.core.Store().GetDecision(ctx, id)
+	d, err := r.cp.Decision(ctx, id)
 	if err == nil {
 		kind := "Normal"
 		if o == apiv1.OutcomeRolledBack {

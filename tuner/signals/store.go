@@ -86,29 +86,6 @@ func NewStore(cfg Config) (*Store, error) {
 		stats: Stats{Points: map[string]uint64{}, Dropped: map[string]uint64{}}}, nil
 }
 
-var (
-	sharedMu    sync.Mutex
-	sharedStore *Store
-)
-
-// Shared returns the process's store — the one the collector's mcpsignals exporter writes
-// and the tuner reads when both run in one process — creating it with cfg the first time.
-// Later calls get the same store whatever cfg they pass: the first caller (mcp serve, from
-// its configuration) sets the bounds.
-func Shared(cfg Config) (*Store, error) {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if sharedStore != nil {
-		return sharedStore, nil
-	}
-	s, err := NewStore(cfg)
-	if err != nil {
-		return nil, err
-	}
-	sharedStore = s
-	return s, nil
-}
-
 // Profiles is the store's per-service profile summaries.
 func (s *Store) Profiles() *Profiles { return s.profiles }
 

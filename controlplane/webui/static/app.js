@@ -140,16 +140,19 @@
     return i > 0 ? `…${id.slice(i + 1)}` : id;
   }
 
-  // knobParts lists the knobs a KnobSet sets as [name, value] pairs.
-  function knobParts(k) {
-    if (!k) return [];
-    if (k.reset) return [['reset', 'to start-up values']];
+  // knobParts lists the knobs a knob change sets as [name, value] pairs, and the HPA target
+  // (a workload setting, carried beside the change) when there is one.
+  function knobParts(k, hpa) {
     const parts = [];
-    if (k.gogc !== undefined && k.gogc !== null) parts.push(['GOGC', fmt.gogc(k.gogc)]);
-    if (k.memory_limit_bytes !== undefined && k.memory_limit_bytes !== null) parts.push(['GOMEMLIMIT', fmt.bytes(k.memory_limit_bytes)]);
-    if (k.memory_limit_ratio !== undefined && k.memory_limit_ratio !== null) parts.push(['GOMEMLIMIT', `${k.memory_limit_ratio} × limit`]);
-    if (k.gomaxprocs !== undefined && k.gomaxprocs !== null) parts.push(['GOMAXPROCS', k.gomaxprocs === 0 ? 'default' : fmt.count(k.gomaxprocs)]);
-    if (k.hpa_target_utilization !== undefined && k.hpa_target_utilization !== null) parts.push(['HPA target', `${k.hpa_target_utilization}%`]);
+    if (k && k.reset) {
+      parts.push(['reset', 'to start-up values']);
+    } else if (k) {
+      if (k.gogc !== undefined && k.gogc !== null) parts.push(['GOGC', fmt.gogc(k.gogc)]);
+      if (k.memory_limit_bytes !== undefined && k.memory_limit_bytes !== null) parts.push(['GOMEMLIMIT', fmt.bytes(k.memory_limit_bytes)]);
+      if (k.memory_limit_ratio !== undefined && k.memory_limit_ratio !== null) parts.push(['GOMEMLIMIT', `${k.memory_limit_ratio} × limit`]);
+      if (k.gomaxprocs !== undefined && k.gomaxprocs !== null) parts.push(['GOMAXPROCS', k.gomaxprocs === 0 ? 'default' : fmt.count(k.gomaxprocs)]);
+    }
+    if (hpa !== undefined && hpa !== null) parts.push(['HPA target', `${hpa}%`]);
     return parts;
   }
 
@@ -164,8 +167,8 @@
     return null;
   }
 
-  function knobsEl(k, before, emptyText) {
-    const parts = knobParts(k);
+  function knobsEl(k, before, emptyText, hpa) {
+    const parts = knobParts(k, hpa);
     if (parts.length === 0) return h('span', { class: 'muted' }, emptyText);
     return h('div', { class: 'kvs' }, parts.map(([name, value]) => {
       const from = beforeValue(before, name);
@@ -385,7 +388,7 @@
         h('td', { class: 'nowrap', 'data-testid': 'decision-target' },
           h('span', { class: 'mono' }, d.service),
           h('span', { class: 'sub' }, d.instance ? `instance ${d.instance}` : d.workload ? `${d.namespace}/${d.workload}` : 'all instances')),
-        h('td', { 'data-testid': 'decision-knobs' }, knobsEl(d.knobs, d.before, '—')),
+        h('td', { 'data-testid': 'decision-knobs' }, knobsEl(d.knobs, d.before, '—', d.hpa_target_utilization)),
         h('td', {}, h('span', { class: `mode mode-${d.mode}`, 'data-testid': 'decision-mode' }, d.mode)),
         h('td', { class: 'nowrap', 'data-testid': 'decision-source' }, d.source, d.policy ? h('span', { class: 'sub' }, `policy ${d.policy}`) : null),
         h('td', { 'data-testid': 'decision-outcome' }, badge('outcome', d.outcome, d.outcome),
@@ -428,7 +431,7 @@
           h('td', {}, h('span', { class: 'mono' }, w.service), h('span', { class: 'sub' }, `${w.instances} ${w.instances === 1 ? 'instance' : 'instances'}`)),
           h('td', {}, badge('phase', w.phase, w.phase)),
           h('td', {}, knobsEl(w.current, null, 'defaults')),
-          h('td', { 'data-testid': 'policy-recommended' }, knobsEl(w.recommended, null, 'no change')),
+          h('td', { 'data-testid': 'policy-recommended' }, knobsEl(w.recommended, null, 'no change', w.recommended_hpa_target_utilization)),
           h('td', {}, h('p', { class: 'reason', 'data-testid': 'policy-reason' }, w.reason || '—'),
             w.evaluated ? h('span', { class: 'sub' }, 'evaluated ', agoEl(w.evaluated)) : null)));
       });
@@ -564,7 +567,7 @@
       if (t < t0 || t > t1) continue;
       const x = X(t);
       markers.push(s('g', { class: 'marker', 'data-decision-id': d.id },
-        s('title', {}, `${clock(d.created_at)} ${knobParts(d.knobs).map((p) => p.join(' ')).join(', ')}: ${d.reason}`),
+        s('title', {}, `${clock(d.created_at)} ${knobParts(d.knobs, d.hpa_target_utilization).map((p) => p.join(' ')).join(', ')}: ${d.reason}`),
         s('line', { x1: x, x2: x, y1: pad.t, y2: height - pad.b }),
         s('path', { d: `M${(x - 5).toFixed(1)},${pad.t - 3}h10l-5,7z` })));
     }

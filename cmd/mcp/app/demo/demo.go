@@ -29,6 +29,8 @@ import (
 	"github.com/mcplane/mcp/internal/loadgen"
 	"github.com/mcplane/mcp/internal/procs"
 	"github.com/mcplane/mcp/tuner/signals"
+
+	"github.com/mcplane/mcp/runtime/knob"
 )
 
 // Config is one demo run.
@@ -393,7 +395,7 @@ func bytesString(b float64) string {
 	if math.IsNaN(b) || b >= math.MaxInt64/2 {
 		return "none"
 	}
-	return apiv1.FormatBytes(int64(b))
+	return knob.FormatBytes(int64(b))
 }
 
 func free(addr string) bool {

@@ -72,7 +72,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
-	if s.signals, err = signals.Shared(cfg.Collector.Signals); err != nil {
+	if s.signals, err = signals.NewStore(cfg.Collector.Signals); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 			return nil, err
 		}
 		if s.kube, err = kube.New(kube.Options{Config: restCfg, Namespace: cfg.Kube.Namespace,
-			LeaderElectionNamespace: cfg.Kube.LeaderElectionNamespace, Core: s.core, Signals: s.signals,
+			LeaderElectionNamespace: cfg.Kube.LeaderElectionNamespace, ControlPlane: s.core, Instances: s.core.Registry(), Signals: s.signals,
 			Tuner: cfg.Tuner.Config, Logger: log.Named("kube"), Registry: s.registry}); err != nil {
 			return nil, err
 		}
@@ -167,7 +167,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		set := distribution.Settings([]string{"yaml:" + text})
+		set := distribution.Settings([]string{"yaml:" + text}, s.signals)
 		// The collector would replace gRPC's process-wide logger while the agent server
 		// already uses it: a data race, and the agent server's logs are ours to route.
 		set.SkipSettingGRPCLogger = true
